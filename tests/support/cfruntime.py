@@ -87,23 +87,28 @@ def running_cfruntime(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     stderr: list[str] = []
-    threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True).start()
+    drain = threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)
+    drain.start()
     try:
-        yield CfRuntime(**_read_ready_line(process, stderr, timeout))
+        yield CfRuntime(**_read_ready_line(process, drain, stderr, timeout))
     finally:
         _stop(process)
 
 
-def _read_ready_line(process: subprocess.Popen, stderr: list[str], timeout: float) -> dict:
+def _read_ready_line(
+    process: subprocess.Popen, drain: threading.Thread, stderr: list[str], timeout: float
+) -> dict:
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
     reader.start()
     reader.join(timeout)
-    if not lines or not lines[0].strip():
-        _stop(process)
-        problem = "exited" if process.poll() is not None else f"not ready after {timeout:.0f}s"
-        raise RuntimeError(f"cfruntime {problem}; stderr:\n{''.join(stderr)}")
-    return json.loads(lines[0])
+    if lines and lines[0].strip():
+        return json.loads(lines[0])
+    # An empty line means stdout reached its end: the process is gone.
+    problem = "exited" if lines else f"was not ready after {timeout:.0f}s"
+    _stop(process)
+    drain.join(timeout=2)
+    raise RuntimeError(f"cfruntime {problem}; stderr:\n{''.join(stderr)}")
 
 
 def _drain(stream, sink: list[str]) -> None:
