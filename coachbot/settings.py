@@ -1,0 +1,153 @@
+"""coachbot settings: every value comes from the environment (see .env.example).
+
+The defaults run the whole bot on this machine with no Cloudflare or Discord account:
+the embedded local D1 and local KV live under COACHBOT_DATA_DIR.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+COACHBOT_DATA_DIR = Path(env.str("COACHBOT_DATA_DIR", default=str(BASE_DIR / "var")))
+COACHBOT_DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+if not SECRET_KEY:
+    # A fresh checkout still runs: a random key is kept in the data directory, never in git.
+    _key_file = COACHBOT_DATA_DIR / "secret_key"
+    if not _key_file.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        _key_file.write_text(get_random_secret_key())
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "coachbot",
+    "sessions_app",
+    "discord_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "coachbot.urls"
+WSGI_APPLICATION = "coachbot.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases --------------------------------------------------------------------------
+CLOUDFLARE_ACCOUNT_ID = env.str("CLOUDFLARE_ACCOUNT_ID", default="")
+CLOUDFLARE_API_TOKEN = env.str("CLOUDFLARE_API_TOKEN", default="")
+CLOUDFLARE_API_BASE_URL = env.str(
+    "CLOUDFLARE_API_BASE_URL", default="https://api.cloudflare.com/client/v4"
+)
+D1_DATABASE_ID = env.str("D1_DATABASE_ID", default="")
+KV_NAMESPACE_ID = env.str("KV_NAMESPACE_ID", default="")
+# Requests per window the whole deployment may spend (Cloudflare allows 1,200 per 300 s).
+CLOUDFLARE_BUDGET_REQUESTS = env.int("CLOUDFLARE_BUDGET_REQUESTS", default=1100)
+CLOUDFLARE_BUDGET_WINDOW = env.float("CLOUDFLARE_BUDGET_WINDOW", default=300.0)
+D1_STRICT_ATOMIC = env.bool("D1_STRICT_ATOMIC", default=False)
+
+DATABASES = {
+    "default": env.db(
+        "DATABASE_URL", default=f"sqlite:///{COACHBOT_DATA_DIR / 'coachbot.sqlite3'}"
+    ),
+    "d1": {
+        "ENGINE": "coachbot.d1",
+        # With an API token: D1 over its REST API. Without: the embedded local D1 file.
+        "NAME": D1_DATABASE_ID or str(COACHBOT_DATA_DIR / "d1.sqlite3"),
+        "OPTIONS": {
+            "account_id": CLOUDFLARE_ACCOUNT_ID,
+            "api_token": CLOUDFLARE_API_TOKEN,
+            "api_base_url": CLOUDFLARE_API_BASE_URL,
+            "budget_requests": CLOUDFLARE_BUDGET_REQUESTS if CLOUDFLARE_API_TOKEN else 0,
+            "budget_window": CLOUDFLARE_BUDGET_WINDOW,
+            "strict_atomic": D1_STRICT_ATOMIC,
+        },
+        "TEST": {"NAME": str(COACHBOT_DATA_DIR / "test_d1.sqlite3"), "DEPENDENCIES": []},
+    },
+}
+DATABASE_ROUTERS = ["coachbot.routers.D1Router"]
+D1_APPS = ["sessions_app"]  # the apps whose tables live in D1; everything else in default
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Task queue (django-q2): the ORM broker on default, Redis when REDIS_URL is set ------
+REDIS_URL = env.str("REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": "coachbot",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": 300,
+    "retry": 600,
+    "max_attempts": 1,
+    "catch_up": False,
+    "label": "Task queue",
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
+}
+
+# --- Auth -------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- Internationalisation ---------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = COACHBOT_DATA_DIR / "static"
+
+# --- Logging: secrets never appear, see coachbot.logging -------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DiscordAppConfig(AppConfig):
+    name = "discord_app"
+    verbose_name = "Discord"
