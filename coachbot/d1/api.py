@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.db.models.sql import UpdateQuery
 
 from .budget import stats
+from .dbapi import convert, is_read
 
 
 class RequestCounter:
@@ -46,3 +47,23 @@ def queue_update(queryset: QuerySet, **values) -> None:
     if sql:
         with connections[queryset.db].cursor() as cursor:
             cursor.execute(sql, params)
+
+
+def fetch_many(*querysets: QuerySet) -> list[list]:
+    """Evaluate several querysets in ONE request: their SELECTs travel as one batch.
+
+    Each queryset is compiled, the statements are sent together, and each queryset is
+    then evaluated as usual against its own prefetched result, so model instances,
+    converters and ``select_related`` all behave exactly as with ``list(qs)``.
+    """
+    if not querysets:
+        return []
+    db = querysets[0].db
+    connection = connections[db]
+    statements = [convert(*qs.query.get_compiler(db).as_sql()) for qs in querysets]
+    if not all(is_read(sql) for sql, _ in statements):
+        raise ValueError("fetch_many() takes read-only querysets")
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        connection.connection.prefetch(statements)
+    return [list(qs) for qs in querysets]

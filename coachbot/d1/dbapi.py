@@ -154,6 +154,18 @@ class Connection:
         self._queue: list[_Queued] = []
         self._sent = 0  # statements of this transaction already sent by early flushes
         self._savepoints: dict[str, int] = {}
+        self._prefetched: dict[tuple, Result] = {}
+
+    # -- reads sent ahead in one batch (api.fetch_many) ---------------------------------
+    def prefetch(self, statements: list[tuple[str, list]]) -> None:
+        """Run several reads in one request; each result waits for its statement."""
+        for (sql, params), result in zip(statements, self.send(statements), strict=True):
+            self._prefetched[(sql, repr(params))] = result
+
+    def take_prefetched(self, sql: str, params: list) -> Result | None:
+        if not self._prefetched:
+            return None
+        return self._prefetched.pop((sql, repr(params)), None)
 
     # -- DB-API -----------------------------------------------------------------------
     def cursor(self) -> Cursor:
@@ -253,7 +265,10 @@ class Cursor:
         sql, values = convert(sql, params)
         conn = self.connection
         self._pending = None
-        if conn.in_transaction and not needs_result(sql):
+        prefetched = conn.take_prefetched(sql, values)
+        if prefetched is not None:
+            self._set(prefetched)
+        elif conn.in_transaction and not needs_result(sql):
             self._pending = conn.enqueue(sql, values, self)
             self._set(None)
         elif conn.in_transaction and conn.queued():
