@@ -122,6 +122,20 @@ Q_CLUSTER = {
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
 }
 
+# --- Discord (HTTP interactions + REST) ------------------------------------------------
+DISCORD_PUBLIC_KEY = env.str("DISCORD_PUBLIC_KEY", default="")
+DISCORD_APPLICATION_ID = env.str("DISCORD_APPLICATION_ID", default="")
+DISCORD_BOT_TOKEN = env.str("DISCORD_BOT_TOKEN", default="")
+DISCORD_API_BASE_URL = env.str("DISCORD_API_BASE_URL", default="https://discord.com/api/v10")
+DISCORD_MAX_RPS = env.int("DISCORD_MAX_RPS", default=45)
+DISCORD_MAX_INVALID_REQUESTS = env.int("DISCORD_MAX_INVALID_REQUESTS", default=5000)
+
+# --- The coach: rules by default, any OpenAI-compatible endpoint when configured --------
+COACH_LLM_URL = env.str("COACH_LLM_URL", default="")
+COACH_LLM_MODEL = env.str("COACH_LLM_MODEL", default="")
+COACH_LLM_API_KEY = env.str("COACH_LLM_API_KEY", default="")
+COACH_LLM_TIMEOUT = env.float("COACH_LLM_TIMEOUT", default=20.0)
+
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
