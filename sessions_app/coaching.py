@@ -176,8 +176,8 @@ def record_reply(loaded: Loaded, report_message: Message, reply: Reply, now: dat
     with transaction.atomic(using=D1):
         Message.objects.bulk_create([message])
         summary_text = _apply_reply(loaded, report, reply, now)
-        queue_update(Session.objects.filter(pk=loaded.session.pk),
-                     last_advice_key=reply.advice_key, version=F("version") + 1, updated_at=now)
+        queue_update(Session.objects.filter(pk=loaded.session.pk), last_advice_key=reply.advice_key,
+                     next_prompt=reply.question, version=F("version") + 1, updated_at=now)
     version = (loaded.summary.version if loaded.summary else 0) + 1
     return Recorded(report_message, message, summary_text, version)
 
@@ -248,7 +248,7 @@ def _mark_answered(loaded: Loaded, checkin_id: str | None, now, reply: Reply | N
                             then=Value(Session.Status.ACTIVE)), default=F("status")),
     }
     if reply is not None:
-        changes["last_advice_key"] = reply.advice_key
+        changes.update(last_advice_key=reply.advice_key, next_prompt=reply.question)
     queue_update(Session.objects.filter(pk=loaded.session.pk), **changes)
     target = checkin_id or (loaded.checkin.pk if loaded.checkin and loaded.checkin.state in OPEN_STATES else None)
     if target:

@@ -57,6 +57,7 @@ class Session(models.Model):
     last_prompt_at = models.DateTimeField(null=True, blank=True, help_text=_("When the last check-in was sent."))
     last_reply_at = models.DateTimeField(null=True, blank=True, help_text=_("When the member last reported."))
     unanswered = models.PositiveSmallIntegerField(default=0, help_text=_("Check-ins in a row without an answer."))
+    next_prompt = models.TextField(blank=True, help_text=_("The question the next check-in asks (the coach's last question)."))
     last_advice_key = models.CharField(max_length=40, blank=True,
                                        help_text=_("The last advice given, so it is not repeated."))
     version = models.PositiveIntegerField(default=1, help_text=_("Incremented on every change (compare-and-set, caches)."))
