@@ -84,6 +84,9 @@ KV_NAMESPACE_ID = env.str("KV_NAMESPACE_ID", default="")
 # Requests per window the whole deployment may spend (Cloudflare allows 1,200 per 300 s).
 CLOUDFLARE_BUDGET_REQUESTS = env.int("CLOUDFLARE_BUDGET_REQUESTS", default=1100)
 CLOUDFLARE_BUDGET_WINDOW = env.float("CLOUDFLARE_BUDGET_WINDOW", default=300.0)
+# Requests kept back for members' interactions: background work (the check-in
+# dispatcher) waits when only this many are left in the window.
+CLOUDFLARE_BUDGET_RESERVE = env.int("CLOUDFLARE_BUDGET_RESERVE", default=200)
 D1_STRICT_ATOMIC = env.bool("D1_STRICT_ATOMIC", default=False)
 
 DATABASES = {
@@ -100,6 +103,10 @@ DATABASES = {
             "api_base_url": CLOUDFLARE_API_BASE_URL,
             "budget_requests": CLOUDFLARE_BUDGET_REQUESTS if CLOUDFLARE_API_TOKEN else 0,
             "budget_window": CLOUDFLARE_BUDGET_WINDOW,
+            "budget_reserve": CLOUDFLARE_BUDGET_RESERVE,
+            # One window for every process: a SQLite file on one machine, Redis across machines.
+            "budget_store": env.str("REDIS_URL", default="")
+            or str(COACHBOT_DATA_DIR / "cloudflare-budget.sqlite3"),
             "strict_atomic": D1_STRICT_ATOMIC,
         },
         "TEST": {"NAME": str(COACHBOT_DATA_DIR / "test_d1.sqlite3"), "DEPENDENCIES": []},
