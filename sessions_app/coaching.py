@@ -83,8 +83,9 @@ def load_context(
         sessions = Session.objects.filter(platform="discord", user_id=user_id)
     replays = Message.objects.none()
     if interaction_id:
-        replays = Message.objects.filter(
-            Q(interaction_id=interaction_id) | Q(in_reply_to__in=Message.objects.filter(interaction_id=interaction_id).values("id"))
+        replays = Message.objects.filter(**own).filter(
+            Q(interaction_id=interaction_id)
+            | Q(in_reply_to__in=Message.objects.filter(interaction_id=interaction_id).values("id"))
         )
     session_rows, summaries, recent, tasks, checkins, counts, replayed = fetch_many(
         sessions[:1],
@@ -162,8 +163,10 @@ def record_report(
             Message.objects.bulk_create(messages)
             _mark_answered(loaded, checkin_id, now, reply)
     except IntegrityError:
-        if interaction_id and Message.objects.filter(interaction_id=interaction_id).exists():
-            return _replay(load_context(session_id=session.pk, interaction_id=interaction_id))
+        # A concurrent delivery of the same interaction won the race: answer like a replay.
+        again = interaction_id and load_context(session_id=session.pk, interaction_id=interaction_id)
+        if again and again.replayed:
+            return _replay(again)
         raise
     return Recorded(report_message, reply_message, summary_text, summary_version)
 

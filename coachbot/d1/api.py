@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.sql import UpdateQuery
@@ -60,10 +61,16 @@ def fetch_many(*querysets: QuerySet) -> list[list]:
         return []
     db = querysets[0].db
     connection = connections[db]
-    statements = [convert(*qs.query.get_compiler(db).as_sql()) for qs in querysets]
+    statements = []
+    for qs in querysets:
+        try:
+            statements.append(convert(*qs.query.get_compiler(db).as_sql()))
+        except EmptyResultSet:  # e.g. pk__in=[]: Django answers it without a query
+            pass
     if not all(is_read(sql) for sql, _ in statements):
         raise ValueError("fetch_many() takes read-only querysets")
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        connection.connection.prefetch(statements)
+    if statements:
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            connection.connection.prefetch(statements)
     return [list(qs) for qs in querysets]
