@@ -1,12 +1,16 @@
 """Play one report through the coach for a made-up member and print the reply.
 
     python manage.py coach_preview --report "done: x\nnext: y" --locale ja --timezone Asia/Tokyo
+    python manage.py coach_preview --member 400000000000000001 --report "blocked: review"
+
+With --member (a Discord user id or a session id) the member's real context is read from
+D1 in one request; nothing is written or sent.
 
 A literal "\n" in --report is a line break, so the whole report fits in one shell argument.
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from sessions_app.coach import Coach, Context, Report, get_coach, parse_report, summarise
@@ -20,11 +24,26 @@ class Command(BaseCommand):
         parser.add_argument("--locale", default="en", help='Discord locale, e.g. "ja"')
         parser.add_argument("--timezone", default=settings.TIME_ZONE, help="IANA, e.g. Asia/Tokyo")
         parser.add_argument("--summary", default="", help="the rolling summary so far")
+        parser.add_argument("--member", help="a Discord user id or session id: use that member's context")
 
     def handle(self, *args, **options) -> None:
-        context = made_up_context(options["locale"], options["timezone"], options["summary"])
+        if options["member"]:
+            context = member_context(options["member"])
+        else:
+            context = made_up_context(options["locale"], options["timezone"], options["summary"])
         report = parse_report(options["report"].replace("\\n", "\n"))
         self.stdout.write(preview(context, report))
+
+
+def member_context(member: str) -> Context:
+    """A real member's context, read in one D1 request."""
+    from sessions_app.coaching import build_context, load_context
+
+    now = timezone.now()
+    loaded = load_context(user_id=member, now=now) or load_context(session_id=member, now=now)
+    if loaded is None:
+        raise CommandError(f"no member with Discord id or session id {member!r}")
+    return build_context(loaded, now)
 
 
 def made_up_context(locale: str, timezone_name: str, summary: str) -> Context:
