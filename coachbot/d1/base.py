@@ -61,6 +61,15 @@ class DatabaseWrapper(SQLiteDatabaseWrapper):
     def get_database_version(self):
         return dbapi.sqlite_version_info
 
+    def prepare_database(self):
+        # Django's migration recorder creates django_migrations lazily and then checks
+        # for it again *inside* the first migration, a read that would split that
+        # migration's batch in two. Creating it before migrating keeps every migration
+        # one atomic request.
+        from django.db.migrations.recorder import MigrationRecorder
+
+        MigrationRecorder(self).ensure_schema()
+
     def init_connection_state(self):
         pass  # nothing to set: foreign keys are always on in D1, and no PRAGMA is needed
 
