@@ -1,7 +1,9 @@
 """Test settings: the project's, plus a small app of models for the D1 backend's own tests."""
 
+import os
+
 from coachbot.settings import *  # noqa: F403
-from coachbot.settings import D1_APPS, INSTALLED_APPS
+from coachbot.settings import COACHBOT_DATA_DIR, D1_APPS, DATABASES, INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.d1test"]
 D1_APPS = [*D1_APPS, "d1test"]
@@ -12,3 +14,11 @@ DISCORD_API_BASE_URL = "http://127.0.0.1:9/api/v10"
 DISCORD_BOT_TOKEN = "test-bot-token"
 DISCORD_APPLICATION_ID = "100000000000000001"
 COACH_LLM_URL = ""
+# Stock Django SQLite, the reference the D1 backend's date SQL is compared with (tests/d1).
+DATABASES = {  # noqa: F405
+    **DATABASES,  # noqa: F405
+    "sqlite_ref": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:", "TEST": {"DEPENDENCIES": []}},
+}
+
+# One local D1 test file per test process, so parallel runs never delete each other's.
+DATABASES["d1"]["TEST"]["NAME"] = str(COACHBOT_DATA_DIR / f"test_d1_{os.getpid()}.sqlite3")
