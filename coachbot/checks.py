@@ -62,3 +62,56 @@ def check_cloudflare(app_configs, **kwargs):
             )
         )
     return errors
+
+
+def _plain_http_to_remote(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") not in ("localhost", "127.0.0.1", "::1")
+
+
+@register()
+def check_discord(app_configs, **kwargs):
+    errors = []
+    key = settings.DISCORD_PUBLIC_KEY
+    if key:
+        try:
+            valid = len(bytes.fromhex(key)) == 32
+        except ValueError:
+            valid = False
+        if not valid:
+            errors.append(Error(
+                "DISCORD_PUBLIC_KEY is not a 64-character hex Ed25519 key: no interaction can be verified.",
+                hint="Copy the Public Key from the Discord Developer Portal (General Information).",
+                id="coachbot.E010",
+            ))
+    if settings.DISCORD_BOT_TOKEN and not settings.DISCORD_APPLICATION_ID:
+        errors.append(Warning(
+            "DISCORD_BOT_TOKEN is set but DISCORD_APPLICATION_ID is empty: commands cannot be registered "
+            "and deferred replies cannot be delivered.",
+            hint="Set DISCORD_APPLICATION_ID (the Application ID in the Developer Portal).",
+            id="coachbot.W011",
+        ))
+    if _plain_http_to_remote(settings.DISCORD_API_BASE_URL):
+        errors.append(Error(
+            "DISCORD_API_BASE_URL uses plain http to a non-loopback host: the bot token would travel unencrypted.",
+            hint="Use https://discord.com/api/v10.",
+            id="coachbot.E012",
+        ))
+    return errors
+
+
+@register()
+def check_coach(app_configs, **kwargs):
+    if settings.COACH_LLM_URL and settings.COACH_LLM_API_KEY and _plain_http_to_remote(settings.COACH_LLM_URL):
+        return [Error(
+            "COACH_LLM_URL uses plain http to a non-loopback host while COACH_LLM_API_KEY is set.",
+            hint="Use https, or a loopback URL for a local model server.",
+            id="coachbot.E020",
+        )]
+    if settings.COACH_LLM_URL and not settings.COACH_LLM_MODEL:
+        return [Error(
+            "COACH_LLM_URL is set but COACH_LLM_MODEL is empty.",
+            hint="Name the model, e.g. COACH_LLM_MODEL=gpt-4o-mini or llama3.1.",
+            id="coachbot.E021",
+        )]
+    return []
