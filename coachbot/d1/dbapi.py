@@ -257,19 +257,19 @@ class Cursor:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._result: Result | None = None
-        self._pending: _Queued | None = None
+        self._pending: list[_Queued] = []  # this cursor's writes still in the queue
         self._rows: list[tuple] = []
         self._position = 0
 
     def execute(self, sql: str, params: Sequence | Mapping | None = None) -> Cursor:
         sql, values = convert(sql, params)
         conn = self.connection
-        self._pending = None
+        self._pending = []
         prefetched = conn.take_prefetched(sql, values)
         if prefetched is not None:
             self._set(prefetched)
         elif conn.in_transaction and not needs_result(sql):
-            self._pending = conn.enqueue(sql, values, self)
+            self._pending = [conn.enqueue(sql, values, self)]
             self._set(None)
         elif conn.in_transaction and conn.queued():
             why = f"a statement needs its result ({_head(sql)})"
@@ -282,15 +282,14 @@ class Cursor:
     def executemany(self, sql: str, seq_of_params: Iterable) -> Cursor:
         statements = [convert(sql, params) for params in seq_of_params]
         conn = self.connection
+        self._pending = []
         if not statements:
             self._set(Result([], [], 0, None))
         elif conn.in_transaction:
-            for statement, values in statements:
-                self._pending = conn.enqueue(statement, values, self)
+            self._pending = [conn.enqueue(sql, values, self) for sql, values in statements]
             self._set(None)
-        else:
-            results = conn.send(statements)
-            self._set(Result([], [], sum(r.changes for r in results), results[-1].last_row_id))
+        else:  # one batch: all rows or none, like the same statements inside atomic()
+            self._set(_total(conn.send(statements)))
         return self
 
     def _set(self, result: Result | None) -> None:
@@ -299,11 +298,12 @@ class Cursor:
         self._position = 0
 
     def _resolve(self) -> Result | None:
-        if self._pending is not None:
-            if self._pending.result is None:
-                self.connection.flush_early(f"the result of a queued write was read ({_head(self._pending.sql)})")
-            self._set(self._pending.result)
-            self._pending = None
+        if self._pending:
+            if self._pending[-1].result is None:
+                why = f"the result of a queued write was read ({_head(self._pending[-1].sql)})"
+                self.connection.flush_early(why)
+            self._set(_total([item.result for item in self._pending]))
+            self._pending = []
         return self._result
 
     @property
@@ -354,6 +354,13 @@ class Cursor:
 
     def setoutputsize(self, size, column=None) -> None:
         pass
+
+
+def _total(results: list[Result]) -> Result:
+    """One result for several statements (executemany): their summed row counts."""
+    if len(results) == 1:
+        return results[0]
+    return Result([], [], sum(r.changes for r in results), results[-1].last_row_id)
 
 
 def _head(sql: str) -> str:

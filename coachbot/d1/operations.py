@@ -56,9 +56,15 @@ _DATETIME_TRUNC = {
 }
 
 
+def _seconds(x: str) -> str:
+    """The text without its fraction: SQLite keeps milliseconds, so with a modifier (or
+    '%%s') it rounds '23:59:59.9999' up into the next day."""
+    return f"substr({x}, 1, 19)"
+
+
 def _lookup(table: dict, kind: str, x: str) -> str:
     try:
-        return table[kind].format(x=x)
+        return table[kind].format(x=_seconds(x))
     except KeyError:
         raise NotSupportedError(f"the {kind!r} date/time lookup is not supported on D1") from None
 
@@ -66,7 +72,7 @@ def _lookup(table: dict, kind: str, x: str) -> str:
 def _micros(x: str, fraction_at: int) -> str:
     """Whole microseconds since the epoch of a date/datetime/time text, exactly."""
     return (
-        f"(CAST(strftime('%%s', {x}) AS INTEGER) * 1000000 + "
+        f"(CAST(strftime('%%s', {_seconds(x)}) AS INTEGER) * 1000000 + "
         f"CAST(substr(substr({x}, {fraction_at}) || '000000', 1, 6) AS INTEGER))"
     )
 
@@ -103,7 +109,7 @@ class DatabaseOperations(SQLiteOperations):
         if not (settings.USE_TZ and tzname) or tzname == self.connection.timezone_name:
             return sql, params
         modifier, modifier_params = modifier_sql(tzname, sql, params)
-        shifted = f"(datetime({sql}, {modifier}) || substr({sql}, 20))"
+        shifted = f"(datetime({_seconds(sql)}, {modifier}) || substr({sql}, 20))"
         return shifted, params + modifier_params + params
 
     def date_extract_sql(self, lookup_type, sql, params):
@@ -145,8 +151,8 @@ class DatabaseOperations(SQLiteOperations):
     # -- arithmetic --------------------------------------------------------------------
     def combine_expression(self, connector, sub_expressions):
         if connector == "#":  # XOR from AND and OR: there is no built-in BITXOR
-            a, b = sub_expressions
-            return f"(({a}) | ({b})) - (({a}) & ({b}))"
+            a, b = sub_expressions  # each once (see combine_duration_expression)
+            return f"(SELECT (a | b) - (a & b) FROM (SELECT {a} AS a, {b} AS b))"
         return super().combine_expression(connector, sub_expressions)
 
     def combine_duration_expression(self, connector, sub_expressions):
@@ -155,11 +161,15 @@ class DatabaseOperations(SQLiteOperations):
         lhs, rhs = sub_expressions
         if connector in ("*", "/"):
             return f"(({lhs}) {connector} ({rhs}))"
-        sign = "+" if connector == "+" else "-"
         # One side is a duration (integer microseconds), the other a date/datetime text.
-        datetime_left = _from_micros(f"{_micros(lhs, 21)} {sign} ({rhs})")
-        datetime_right = _from_micros(f"{_micros(rhs, 21)} {sign} ({lhs})")
-        return f"(CASE WHEN typeof({lhs}) IN ('integer', 'real') THEN {datetime_right} ELSE {datetime_left} END)"
+        # Django passes each side's params once, so each side appears once: named in a
+        # one-row subquery, then used as often as the arithmetic needs.
+        datetime_left = _from_micros(f"{_micros('a', 21)} {connector} b")
+        datetime_right = _from_micros(f"{_micros('b', 21)} {connector} a")
+        return (
+            f"(SELECT CASE WHEN typeof(a) IN ('integer', 'real') THEN {datetime_right} "
+            f"ELSE {datetime_left} END FROM (SELECT {lhs} AS a, {rhs} AS b))"
+        )
 
     def subtract_temporals(self, internal_type, lhs, rhs):
         lhs_sql, lhs_params = lhs
