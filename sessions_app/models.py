@@ -175,11 +175,12 @@ class CheckIn(models.Model):
     class Kind(models.TextChoices):
         PROMPT = "prompt", _("prompt")
         REMINDER = "reminder", _("reminder")
+        NOTICE = "notice", _("pause notice")  # told once when check-ins pause for silence
 
     id = _id_field()
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="checkins", help_text=_("Who is asked."))
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PROMPT,
-                            help_text=_("A prompt, or the one gentle reminder after an unanswered prompt."))
+                            help_text=_("A prompt, the one gentle reminder after an unanswered prompt, or the pause notice."))
     state = models.CharField(max_length=8, choices=State.choices, default=State.DUE, help_text=_("Where it stands."))
     prompt = models.TextField(blank=True, help_text=_("The question sent."))
     due_at = models.DateTimeField(default=dj_timezone.now, help_text=_("When it was claimed to be sent."))
@@ -190,10 +191,22 @@ class CheckIn(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0, help_text=_("Send attempts so far."))
     error = models.CharField(max_length=300, blank=True, help_text=_("The last send error."))
     claimed_by = models.CharField(max_length=40, blank=True, help_text=_("The dispatcher tick that claimed it."))
+    claimed_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text=_("When a dispatcher last took it to send; an old unsent claim is taken again."),
+    )
+    claim_key = models.CharField(
+        max_length=80, null=True, blank=True,
+        help_text=_("The session state it was claimed from: two dispatchers can never claim the same turn."),
+    )
 
     class Meta:
         db_table = "checkins"
         ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["claim_key"], condition=models.Q(claim_key__isnull=False),
+                                    name="checkins_claim_once"),
+        ]
         indexes = [
             models.Index(fields=["state", "due_at"], name="checkins_outbox"),
             models.Index(fields=["session", "due_at"], name="checkins_session_time"),
