@@ -1,0 +1,160 @@
+"""Times as members write them ("2h", "mon-fri", "09:30") and the working days they describe.
+
+Pure functions, no database: a session passed in is only read. `next_checkin_at` is a small
+stand-in for the schedule's own rule (sessions_app.schedule did not exist when this was
+written); /status uses it to tell a member when to expect the next check-in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_JA_DAYS = {"月": 1, "火": 2, "水": 3, "木": 4, "金": 5, "土": 6, "日": 7}
+_UNITS = {"m": 1, "min": 1, "mins": 1, "minute": 1, "minutes": 1, "h": 60, "hr": 60, "hrs": 60,
+          "hour": 60, "hours": 60, "d": 1440, "day": 1440, "days": 1440, "w": 10080,
+          "week": 10080, "weeks": 10080, "分": 1, "時間": 60, "日": 1440, "週間": 10080}
+_PART = re.compile(r"(\d{1,4})\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")")
+_TOMORROW = {"tomorrow", "until tomorrow", "明日", "明日まで"}
+_HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]?([0-5]\d)$")
+MAX_PAUSE = datetime.timedelta(days=90)
+INACTIVE = ("stopped", "unreachable", "paused")
+
+
+class Invalid(ValueError):
+    """A value the member typed that we can't use; the message is for logs, not members."""
+
+
+def zone(name: str) -> ZoneInfo:
+    """The member's time zone, UTC when the stored name is unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@lru_cache(maxsize=1)
+def timezone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def parse_timezone(text: str) -> str:
+    name = text.strip()
+    if name not in timezone_names():
+        folded = {tz.casefold(): tz for tz in timezone_names()}
+        name = folded.get(name.casefold(), "")
+    if not name:
+        raise Invalid("unknown time zone")
+    return name
+
+
+def parse_hhmm(text: str) -> datetime.time:
+    match = _HHMM.match(text.strip())
+    if not match:
+        raise Invalid("not HH:MM")
+    return datetime.time(int(match[1]), int(match[2]))
+
+
+def parse_work_days(text: str) -> str:
+    """ "mon-fri", "1-5", "mon,wed,fri", "sat-mon", "月-金" as ISO weekday digits ("12345")."""
+    days: set[int] = set()
+    for part in re.split(r"[,\s、]+", text.strip().lower()):
+        if not part:
+            continue
+        ends = re.split(r"[-–~〜]", part)
+        if len(ends) == 1:
+            days.add(_day(ends[0]))
+        elif len(ends) == 2:
+            days.update(_day_range(_day(ends[0]), _day(ends[1])))
+        else:
+            raise Invalid("bad day range")
+    if not days:
+        raise Invalid("no days")
+    return "".join(str(d) for d in sorted(days))
+
+
+def _day(text: str) -> int:
+    text = text.strip().rstrip(".")
+    if text.isdigit() and 1 <= int(text) <= 7:
+        return int(text)
+    for number, name in enumerate(_FULL_NAMES, start=1):
+        if len(text) >= 3 and name.startswith(text):
+            return number
+    if text.removesuffix("曜日").removesuffix("曜") in _JA_DAYS:
+        return _JA_DAYS[text.removesuffix("曜日").removesuffix("曜")]
+    raise Invalid("unknown day")
+
+
+def _day_range(first: int, last: int) -> list[int]:
+    span = (last - first) % 7
+    return [(first - 1 + i) % 7 + 1 for i in range(span + 1)]
+
+
+def parse_pause(text: str, now: datetime.datetime, session) -> datetime.datetime:
+    """When a pause of "2h", "3d", "1h30m" or "until tomorrow" ends (aware, UTC-comparable)."""
+    text = " ".join(text.strip().lower().split())
+    if text in _TOMORROW:
+        local = now.astimezone(zone(session.timezone))
+        tomorrow = local.date() + datetime.timedelta(days=1)
+        return datetime.datetime.combine(tomorrow, session.work_start, tzinfo=local.tzinfo)
+    text = text.removeprefix("for ").replace(" ", "")
+    parts = _PART.findall(text)
+    if not parts or _PART.sub("", text):
+        raise Invalid("not a duration")
+    minutes = sum(int(n) * _UNITS[unit] for n, unit in parts)
+    length = datetime.timedelta(minutes=minutes)
+    if not datetime.timedelta(minutes=1) <= length <= MAX_PAUSE:
+        raise Invalid("duration out of range")
+    return now + length
+
+
+# --- Working days ---------------------------------------------------------------------
+
+
+def _is_work_day(session, day: datetime.date) -> bool:
+    return str(day.isoweekday()) in (session.work_days or "1234567")
+
+
+def _at(day: datetime.date, time: datetime.time, tz: ZoneInfo) -> datetime.datetime:
+    return datetime.datetime.combine(day, time, tzinfo=tz)
+
+
+def next_work_start(session, now: datetime.datetime) -> datetime.datetime:
+    """The start of the member's next working day after today, in their time zone."""
+    tz = zone(session.timezone)
+    today = now.astimezone(tz).date()
+    for ahead in range(1, 8):
+        day = today + datetime.timedelta(days=ahead)
+        if _is_work_day(session, day):
+            return _at(day, session.work_start, tz)
+    return _at(today + datetime.timedelta(days=1), session.work_start, tz)
+
+
+def within_working_hours(session, moment: datetime.datetime) -> datetime.datetime:
+    """`moment`, or the first moment after it that falls inside the member's working hours."""
+    tz = zone(session.timezone)
+    local = moment.astimezone(tz)
+    for ahead in range(8):
+        day = local.date() + datetime.timedelta(days=ahead)
+        if not _is_work_day(session, day):
+            continue
+        start, end = _at(day, session.work_start, tz), _at(day, session.work_end, tz)
+        if local < start:
+            return start
+        if local < end:
+            return local
+    return local
+
+
+def next_checkin_at(session, now: datetime.datetime) -> datetime.datetime | None:
+    """When the member should next be asked, or None when check-ins are off."""
+    if session.status in INACTIVE:
+        return None
+    candidates = [now]
+    if session.last_prompt_at:
+        candidates.append(session.last_prompt_at + datetime.timedelta(minutes=session.interval_minutes))
+    candidates += [t for t in (session.snoozed_until, session.paused_until) if t]
+    return within_working_hours(session, max(candidates))
