@@ -1,11 +1,16 @@
-"""Helpers for code that uses the backend: counting requests, queueing updates."""
+"""Helpers for code that uses the backend: counting requests, queueing writes, batching reads."""
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import reduce
+from operator import or_
+
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
-from django.db.models import QuerySet
-from django.db.models.sql import UpdateQuery
+from django.db import connections, router, transaction
+from django.db.models import Model, QuerySet, signals
+from django.db.models.deletion import Collector
+from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from .budget import stats
 from .dbapi import convert, is_read
@@ -74,3 +79,66 @@ def fetch_many(*querysets: QuerySet) -> list[list]:
         with connection.wrap_database_errors:
             connection.connection.prefetch(statements)
     return [list(qs) for qs in querysets]
+
+
+def cascade_delete(target: QuerySet | Model) -> tuple[int, dict[str, int]]:
+    """``target.delete()`` with its whole cascade as ONE atomic request.
+
+    Django's ``Collector.delete()`` reads the row count of each DELETE as it goes, so on
+    D1 every table of a cascade is an early flush of its own: several requests, not
+    atomic. Here the collector only collects (its SELECTs, before the batch); every
+    UPDATE and DELETE then queues into one batch, and the counts come from its results.
+    Signals are sent as ``delete()`` sends them.
+    """
+    if isinstance(target, Model):
+        db, objs = router.db_for_write(type(target), instance=target), [target]
+    else:
+        db, objs = target.db, target
+    collector = Collector(using=db, origin=target)
+    collector.collect(objs)
+    collector.sort()
+    counted: list[tuple[str, object]] = []
+    with transaction.atomic(using=db):
+        _send_signals(collector, signals.pre_delete, db, target)
+        for qs in collector.fast_deletes:
+            counted.append((qs.model._meta.label, _queue_delete(qs)))
+        for (field, value), instances_list in collector.field_updates.items():
+            for update in _field_update_querysets(field.model, db, instances_list):
+                queue_update(update, **{field.name: value})
+        for model, instances in collector.data.items():
+            pks = [obj.pk for obj in instances]
+            for start in range(0, len(pks), 90):  # D1 binds at most 100 parameters
+                chunk = model._base_manager.using(db).filter(pk__in=pks[start:start + 90])
+                counted.append((model._meta.label, _queue_delete(chunk)))
+        _send_signals(collector, signals.post_delete, db, target)
+    counts = Counter()
+    for label, cursor in counted:
+        counts[label] += cursor.rowcount  # known from the batch: no request
+    for model, instances in collector.data.items():
+        for obj in instances:
+            setattr(obj, model._meta.pk.attname, None)
+    return sum(counts.values()), {label: n for label, n in counts.items() if n}
+
+
+def _queue_delete(queryset: QuerySet):
+    query = queryset.query.clone()
+    query.__class__ = DeleteQuery
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    cursor = connections[queryset.db].cursor()
+    cursor.execute(sql, params)
+    return cursor
+
+
+def _field_update_querysets(model, db: str, instances_list) -> list[QuerySet]:
+    lazy = [i for i in instances_list if isinstance(i, QuerySet) and i._result_cache is None]
+    pks = {obj.pk for i in instances_list if not (isinstance(i, QuerySet) and i._result_cache is None) for obj in i}
+    updates = [reduce(or_, lazy)] if lazy else []
+    if pks:
+        updates.append(model._base_manager.using(db).filter(pk__in=sorted(pks)))
+    return updates
+
+
+def _send_signals(collector: Collector, signal, db: str, origin) -> None:
+    for model, obj in collector.instances_with_model():
+        if not model._meta.auto_created:
+            signal.send(sender=model, instance=obj, using=db, origin=origin)

@@ -9,7 +9,16 @@ import datetime
 
 import pytest
 from django.db import NotSupportedError, connections
-from django.db.models import DateField, DateTimeField, DurationField, ExpressionWrapper, F, StdDev, TimeField, Value
+from django.db.models import (
+    DateField,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    StdDev,
+    TimeField,
+    Value,
+)
 from django.db.models import functions as fn
 
 from tests.d1test.models import Author, Book

@@ -5,9 +5,6 @@ from django.core.management import call_command
 from django.db import DatabaseError, connections, migrations, models
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
-from django.db.migrations.state import ProjectState
-
-from coachbot.d1 import RequestCounter
 
 pytestmark = pytest.mark.django_db(databases=["d1"])
 

@@ -91,10 +91,9 @@ def test_on_commit_callbacks_never_run_after_a_rollback(author):
     with pytest.raises(Boom), transaction.atomic(using="d1"):
         transaction.on_commit(lambda: calls.append("outer"), using="d1")
         raise Boom
-    with transaction.atomic(using="d1"):
-        with pytest.raises(Boom), transaction.atomic(using="d1"):
-            transaction.on_commit(lambda: calls.append("inner"), using="d1")
-            raise Boom
+    with transaction.atomic(using="d1"), pytest.raises(Boom), transaction.atomic(using="d1"):
+        transaction.on_commit(lambda: calls.append("inner"), using="d1")
+        raise Boom
     assert calls == []
 
 
