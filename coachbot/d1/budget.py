@@ -157,9 +157,9 @@ class FileBudget:
             waited += delay
 
     def _try(self, cap: int) -> float:
-        now = self.clock()
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
+            now = self.clock()  # read under the lock: a time read before it may be stale
             try:
                 blocked = db.execute("SELECT max(until) FROM blocked").fetchone()[0] or 0
                 if now < blocked:
