@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from coachbot.kv import checks as kv_checks  # noqa: F401  (registers coachbot.E030/W031)
+
 _REMOTE_NEEDS = ("CLOUDFLARE_ACCOUNT_ID", "D1_DATABASE_ID")
 
 

@@ -116,6 +116,34 @@ DATABASE_ROUTERS = ["coachbot.routers.D1Router"]
 D1_APPS = ["sessions_app"]  # the apps whose tables live in D1; everything else in default
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache: Workers KV (the embedded local KV file without a token) ----------------------
+# "default" is per process (interaction de-duplication, small caches); "kv" is Workers KV,
+# a cache of derived data (summaries, next prompts, last status) written through from D1.
+KV_LOCAL_TTL = env.float("KV_LOCAL_TTL", default=5.0)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "kv": {
+        "BACKEND": "coachbot.kv.KVCache",
+        "LOCATION": KV_NAMESPACE_ID or str(COACHBOT_DATA_DIR / "kv.sqlite3"),
+        "TIMEOUT": 300,
+        "KEY_PREFIX": "",
+        "KEY_FUNCTION": "coachbot.kv.plain_key",
+        "OPTIONS": {
+            "account_id": CLOUDFLARE_ACCOUNT_ID,
+            "api_token": CLOUDFLARE_API_TOKEN,
+            "api_base_url": CLOUDFLARE_API_BASE_URL,
+            "budget_requests": CLOUDFLARE_BUDGET_REQUESTS if CLOUDFLARE_API_TOKEN else 0,
+            "budget_window": CLOUDFLARE_BUDGET_WINDOW,
+            "budget_reserve": CLOUDFLARE_BUDGET_RESERVE,
+            "budget_store": env.str("REDIS_URL", default="")
+            or str(COACHBOT_DATA_DIR / "cloudflare-budget.sqlite3"),
+            "local_ttl": KV_LOCAL_TTL,
+            "simulate_propagation": env.float("KV_SIMULATE_PROPAGATION", default=0.0),
+            "simulate_write_limit": env.bool("KV_SIMULATE_WRITE_LIMIT", default=False),
+        },
+    },
+}
+
 # --- Task queue (django-q2): the ORM broker on default, Redis when REDIS_URL is set ------
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {

@@ -8,7 +8,16 @@ cache (cache.py) adds JSON values, an in-process first-level cache and a write-b
 buffer that keeps KV's one-write-per-second-per-key rule.
 """
 
-from .cache import Entry, JSONSerializer, KVCache, KVTimeoutClamped, Listed, flush_all, kv_name
+from .cache import (
+    Entry,
+    JSONSerializer,
+    KVCache,
+    KVTimeoutClamped,
+    Listed,
+    flush_all,
+    kv_name,
+    plain_key,
+)
 from .local import LocalKV
 from .rest import KVError, RemoteKV, ValueTooLarge
 
@@ -24,4 +33,5 @@ __all__ = [
     "ValueTooLarge",
     "flush_all",
     "kv_name",
+    "plain_key",
 ]

@@ -645,3 +645,12 @@ def config_problems(location: str, options: dict) -> list[str]:
     except (TypeError, ValueError):
         problems.append(f"OPTIONS['local_ttl'] must be a number, not {options.get('local_ttl')!r}")
     return problems
+
+
+def plain_key(key: str, key_prefix: str, version: int | None) -> str:
+    """A KEY_FUNCTION that keeps KV key names readable: ``prefix:key``, or ``key`` alone.
+
+    Django's default adds ``:1:``; KV's keys are read by people and other tools
+    (the seed names them ``session:{id}:last_summary``), so the version is left out.
+    """
+    return f"{key_prefix}:{key}" if key_prefix else key

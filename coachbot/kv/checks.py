@@ -1,4 +1,4 @@
-"""System checks for KV caches (coachbot.E010, coachbot.W011).
+"""System checks for KV caches (coachbot.E030, coachbot.W031).
 
 Registered when ``coachbot.kv.checks`` is imported; ``coachbot/checks.py`` imports it.
 """
@@ -24,7 +24,7 @@ def check_kv_caches(app_configs, **kwargs):
                     f"CACHES[{alias!r}]: {problem}.",
                     hint="With CLOUDFLARE_API_TOKEN set, LOCATION is KV_NAMESPACE_ID and OPTIONS needs "
                     "account_id; without it, LOCATION is the local KV file (see coachbot/kv/cache.py).",
-                    id="coachbot.E010",
+                    id="coachbot.E030",
                 )
             )
         simulated = [n for n in ("simulate_propagation", "simulate_write_limit") if options.get(n)]
@@ -33,7 +33,7 @@ def check_kv_caches(app_configs, **kwargs):
                 Warning(
                     f"CACHES[{alias!r}]: {', '.join(simulated)} only applies to the local KV and is ignored on Cloudflare.",
                     hint="Remove the simulate_* options, or unset CLOUDFLARE_API_TOKEN.",
-                    id="coachbot.W011",
+                    id="coachbot.W031",
                 )
             )
     return messages

@@ -20,12 +20,12 @@ def kv_settings(location, **options):
 def test_a_token_without_a_namespace_id_is_a_system_check_error(settings, tmp_path):
     settings.CACHES = {**settings.CACHES, **kv_settings("", api_token="t", account_id="acc")}
     [problem] = check_kv_caches(None)
-    assert problem.id == "coachbot.E010" and "KV_NAMESPACE_ID" in problem.msg
+    assert problem.id == "coachbot.E030" and "KV_NAMESPACE_ID" in problem.msg
 
 
 def test_a_token_with_a_file_path_as_location_is_an_error_too(settings, tmp_path):
     settings.CACHES = kv_settings(str(tmp_path / "kv.sqlite3"), api_token="t", account_id="acc")
-    assert [m.id for m in check_kv_caches(None)] == ["coachbot.E010"]
+    assert [m.id for m in check_kv_caches(None)] == ["coachbot.E030"]
 
 
 def test_a_token_without_an_account_id_is_an_error(settings):
@@ -36,7 +36,7 @@ def test_a_token_without_an_account_id_is_an_error(settings):
 
 def test_simulation_options_with_a_token_are_a_warning(settings):
     settings.CACHES = kv_settings("ns", api_token="t", account_id="acc", simulate_propagation=30)
-    assert [m.id for m in check_kv_caches(None)] == ["coachbot.W011"]
+    assert [m.id for m in check_kv_caches(None)] == ["coachbot.W031"]
 
 
 def test_the_local_kv_configuration_passes(settings, tmp_path):
@@ -46,7 +46,7 @@ def test_the_local_kv_configuration_passes(settings, tmp_path):
 
 def test_the_check_is_registered_once_the_module_is_imported(settings):
     settings.CACHES = kv_settings("", api_token="t", account_id="acc")
-    assert "coachbot.E010" in [m.id for m in run_checks()]
+    assert "coachbot.E030" in [m.id for m in run_checks()]
 
 
 def test_constructing_a_misconfigured_cache_raises_a_clear_error():
