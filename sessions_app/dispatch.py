@@ -60,6 +60,7 @@ log = logging.getLogger("coachbot.dispatch")
 
 D1 = "d1"
 UTC = datetime.UTC
+KV_TTL_SECONDS = 24 * 3600  # the schedule entry of a member no longer asked fades away
 
 
 def _setting(name: str, default):
@@ -81,6 +82,7 @@ class Claimed:
     kind: str
     attempts: int
     session: Session  # as it is after the claim
+    recovered: bool  # claimed by an earlier tick that never sent it (the outbox)
     summary: str
     previous_id: str | None = None  # the check-in it supersedes, when still showing buttons
     previous_channel_id: str = ""
@@ -99,6 +101,7 @@ class Outcome:
     sent_at: datetime.datetime | None = None
     prompt: str = ""
     error: str = ""
+    recovered: bool = False
 
 
 @dataclass
@@ -207,7 +210,7 @@ _CLAIM_STATEMENTS = [
           last_prompt_at = %(now)s, version = version + 1, updated_at = %(now)s
         WHERE id IN ({_NEW_CLAIMS} AND kind = 'notice')""",
     # What this tick sends: its new claims and what it took back from the outbox.
-    """SELECT c.id, c.kind, c.attempts, p.id, p.state, p.channel_id, p.message_id,
+    """SELECT c.id, c.kind, c.attempts, c.due_at < %(now)s, p.id, p.state, p.channel_id, p.message_id,
               coalesce(sm.summary, ''), s.id, s.user_id, s.channel_id, s.locale, s.next_prompt,
               s.status, s.status_reason, s.timezone, s.work_start, s.work_end, s.work_days,
               s.interval_minutes, s.snoozed_until, s.paused_until, s.last_prompt_at,
@@ -262,7 +265,8 @@ _TIMES = {"snoozed_until", "paused_until", "last_prompt_at", "last_reply_at"}
 
 
 def _claimed(row) -> Claimed:
-    (checkin_id, kind, attempts, prev_id, prev_state, prev_channel, prev_message, summary), rest = row[:8], row[8:]
+    (checkin_id, kind, attempts, recovered, prev_id, prev_state, prev_channel, prev_message, summary), rest = (
+        row[:9], row[9:])
     values = dict(zip(_SESSION_COLUMNS, rest, strict=True))
     for name in _TIMES:
         values[name] = _parse_time(values[name])
@@ -271,6 +275,7 @@ def _claimed(row) -> Claimed:
     superseded = prev_state == "missed" and bool(prev_message)
     return Claimed(
         checkin_id=checkin_id, kind=kind, attempts=int(attempts or 0), session=Session(**values),
+        recovered=bool(recovered),
         summary=summary or "", previous_id=prev_id if superseded else None,
         previous_channel_id=(prev_channel or "") if superseded else "",
         previous_message_id=(prev_message or "") if superseded else "",
@@ -318,7 +323,7 @@ class _Stop(Exception):
 def send_one(client, item: Claimed, now: Callable[[], datetime.datetime] = timezone.now) -> Outcome:
     """Send one check-in and grey out the one it supersedes; never raises but ``_Stop``."""
     session = item.session
-    outcome = Outcome(item.checkin_id, session.id, "retry")
+    outcome = Outcome(item.checkin_id, session.id, "retry", recovered=item.recovered)
     payload = payload_for(item)
     outcome.prompt = payload["content"] if item.kind == schedule.NOTICE else question_for(item)
     try:
@@ -440,7 +445,8 @@ def send(
 _ROWS = """(SELECT json_extract(value, '$.c') AS c, json_extract(value, '$.s') AS s,
                    json_extract(value, '$.r') AS r, json_extract(value, '$.m') AS m,
                    json_extract(value, '$.ch') AS ch, json_extract(value, '$.at') AS at,
-                   json_extract(value, '$.p') AS p, json_extract(value, '$.e') AS e
+                   json_extract(value, '$.p') AS p, json_extract(value, '$.e') AS e,
+                   json_extract(value, '$.late') AS late
             FROM json_each(%(rows)s)) AS j"""
 
 _RECORD_STATEMENTS = [
@@ -462,6 +468,10 @@ _RECORD_STATEMENTS = [
     f"""UPDATE sessions SET status = 'unreachable', status_reason = substr(j.e, 1, 200),
           version = sessions.version + 1, updated_at = %(now)s
         FROM {_ROWS} WHERE sessions.id = j.s AND j.r = 'unreachable'""",
+    # A check-in the outbox sent late: the interval counts from when it really went out.
+    f"""UPDATE sessions SET last_prompt_at = j.at, updated_at = %(now)s
+        FROM {_ROWS} WHERE sessions.id = j.s AND j.r = 'sent' AND j.late = 1
+          AND j.at > sessions.last_prompt_at""",
     # The DM channel, cached so it is opened once.
     f"""UPDATE sessions SET channel_id = j.ch, version = sessions.version + 1, updated_at = %(now)s
         FROM {_ROWS} WHERE sessions.id = j.s AND j.r = 'sent' AND j.ch != ''
@@ -476,7 +486,7 @@ def record(outcomes: list[Outcome], now: datetime.datetime) -> None:
     rows = json.dumps([
         {"c": o.checkin_id, "s": o.session_id, "r": o.result, "m": o.message_id,
          "ch": o.channel_id, "at": _db_time(o.sent_at) if o.sent_at else None,
-         "p": o.prompt, "e": o.error}
+         "p": o.prompt, "e": o.error, "late": int(o.recovered)}
         for o in outcomes
     ])
     values = {"rows": rows, "now": _db_time(now), "max_attempts": _setting("CHECKIN_MAX_ATTEMPTS", 3)}
@@ -516,7 +526,7 @@ def publish_after_tick(tick: Tick) -> int:
         }
     if entries:
         try:
-            caches["kv"].set_many(entries)
+            caches["kv"].set_many(entries, timeout=KV_TTL_SECONDS)
         except Exception:  # noqa: BLE001 - a cache is allowed to be behind; D1 has the truth
             log.exception("publishing the schedule to KV failed")
             return 0

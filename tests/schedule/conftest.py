@@ -53,7 +53,8 @@ def fake_discord() -> Iterator[FakeDiscord]:
 @pytest.fixture
 def client(fake_discord: FakeDiscord) -> Iterator[DiscordClient]:
     """The real Discord client, talking to the fake; short waits on 5xx."""
-    client = DiscordClient(TOKEN, base_url=fake_discord.base_url, backoff=0.01, dm_backoff=0.01, max_wait=5)
+    client = DiscordClient(TOKEN, base_url=fake_discord.base_url, backoff=0.01, dm_backoff=0.01,
+                           max_wait=5, max_attempts=3)
     yield client
     client.close()
 
