@@ -1,8 +1,7 @@
-"""Times as members write them ("2h", "mon-fri", "09:30") and the working days they describe.
+"""Times as members write them: "2h", "until tomorrow", "mon-fri", "09:30", "Asia/Tokyo".
 
-Pure functions, no database: a session passed in is only read. `next_checkin_at` is a small
-stand-in for the schedule's own rule (sessions_app.schedule did not exist when this was
-written); /status uses it to tell a member when to expect the next check-in.
+Pure functions, no database. When check-ins happen is sessions_app.schedule's business;
+this module only reads what members type into /pause and /settings.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ _PART = re.compile(r"(\d{1,4})\s*(" + "|".join(sorted(_UNITS, key=len, reverse=T
 _TOMORROW = {"tomorrow", "until tomorrow", "明日", "明日まで"}
 _HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]?([0-5]\d)$")
 MAX_PAUSE = datetime.timedelta(days=90)
-INACTIVE = ("stopped", "unreachable", "paused")
 
 
 class Invalid(ValueError):
@@ -109,52 +107,3 @@ def parse_pause(text: str, now: datetime.datetime, session) -> datetime.datetime
     if not datetime.timedelta(minutes=1) <= length <= MAX_PAUSE:
         raise Invalid("duration out of range")
     return now + length
-
-
-# --- Working days ---------------------------------------------------------------------
-
-
-def _is_work_day(session, day: datetime.date) -> bool:
-    return str(day.isoweekday()) in (session.work_days or "1234567")
-
-
-def _at(day: datetime.date, time: datetime.time, tz: ZoneInfo) -> datetime.datetime:
-    return datetime.datetime.combine(day, time, tzinfo=tz)
-
-
-def next_work_start(session, now: datetime.datetime) -> datetime.datetime:
-    """The start of the member's next working day after today, in their time zone."""
-    tz = zone(session.timezone)
-    today = now.astimezone(tz).date()
-    for ahead in range(1, 8):
-        day = today + datetime.timedelta(days=ahead)
-        if _is_work_day(session, day):
-            return _at(day, session.work_start, tz)
-    return _at(today + datetime.timedelta(days=1), session.work_start, tz)
-
-
-def within_working_hours(session, moment: datetime.datetime) -> datetime.datetime:
-    """`moment`, or the first moment after it that falls inside the member's working hours."""
-    tz = zone(session.timezone)
-    local = moment.astimezone(tz)
-    for ahead in range(8):
-        day = local.date() + datetime.timedelta(days=ahead)
-        if not _is_work_day(session, day):
-            continue
-        start, end = _at(day, session.work_start, tz), _at(day, session.work_end, tz)
-        if local < start:
-            return start
-        if local < end:
-            return local
-    return local
-
-
-def next_checkin_at(session, now: datetime.datetime) -> datetime.datetime | None:
-    """When the member should next be asked, or None when check-ins are off."""
-    if session.status in INACTIVE:
-        return None
-    candidates = [now]
-    if session.last_prompt_at:
-        candidates.append(session.last_prompt_at + datetime.timedelta(minutes=session.interval_minutes))
-    candidates += [t for t in (session.snoozed_until, session.paused_until) if t]
-    return within_working_hours(session, max(candidates))

@@ -10,6 +10,7 @@ from discord_app.interaction import Interaction, choices, deferred, private
 from discord_app.tasks import enqueue, start_coaching
 from discord_app.texts import local_time, not_started, relative, schedule
 from sessions_app.models import Session
+from sessions_app.schedule import next_checkin_at
 
 POPULAR_ZONES = ["UTC", "Asia/Tokyo", "Europe/London", "Europe/Berlin", "America/New_York",
                  "America/Los_Angeles", "Asia/Singapore", "Australia/Sydney"]
@@ -48,9 +49,12 @@ def status(ix: Interaction) -> dict:
 def _state(session: Session) -> str:
     names = {"active": _("active"), "paused": _("paused"), "stopped": _("stopped"),
              "unreachable": _("unreachable (DMs closed)")}
-    text = names.get(session.status, session.status)
     now = timezone.now()
-    if session.paused_until and session.paused_until > now:
+    status = session.status
+    if status == Session.Status.PAUSED and session.paused_until and session.paused_until <= now:
+        status = Session.Status.ACTIVE  # a timed pause that has ended
+    text = names.get(status, status)
+    if status == Session.Status.PAUSED and session.paused_until:
         text += " · " + _("paused until %(when)s") % {"when": local_time(session, session.paused_until)}
     if session.snoozed_until and session.snoozed_until > now:
         text += " · " + _("snoozed until %(when)s") % {"when": local_time(session, session.snoozed_until)}
@@ -58,7 +62,7 @@ def _state(session: Session) -> str:
 
 
 def _next(session: Session) -> str:
-    moment = timing.next_checkin_at(session, timezone.now())
+    moment = next_checkin_at(session, timezone.now())
     if moment is None:
         return _("none while check-ins are off")
     return f"{local_time(session, moment)} {relative(moment)}"
@@ -102,8 +106,8 @@ def _settings_changes(options: dict, session: Session) -> tuple[dict, list[str]]
             problems.append(problem)
     start = changes.get("work_start", session.work_start)
     end = changes.get("work_end", session.work_end)
-    if not problems and start >= end:
-        problems.append(_("Your working day must end after it starts."))
+    if not problems and start == end:  # end before start is fine: an overnight window
+        problems.append(_("Your working day can't start and end at the same time."))
     return changes, problems
 
 

@@ -1,7 +1,8 @@
 """Fewer check-ins for a while: /pause, /resume, /snooze and the Snooze / Done-for-today buttons.
 
-A timed pause or a snooze only sets `paused_until` / `snoozed_until` and ends by itself;
-/pause without a duration pauses until /resume.
+As sessions_app.schedule reads them: a pause is status "paused", timed when `paused_until`
+is set (it then ends by itself, like "done for today"), open-ended until /resume otherwise;
+a snooze only sets `snoozed_until`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from discord_app.interaction import Interaction, private, update
 from discord_app.messages import buttons
 from discord_app.texts import local_time, not_running, not_started
 from sessions_app.models import Session
+from sessions_app.schedule import done_for_today_until
 
 RUNNING = (Session.Status.ACTIVE, Session.Status.PAUSED)
 DEFAULT_SNOOZE = 60
@@ -37,13 +39,15 @@ def pause(ix: Interaction) -> dict:
         return refusal
     now, duration = timezone.now(), ix.options().get("duration")
     if not duration:
-        members.change(session, now, status=Session.Status.PAUSED, status_reason="member")
+        members.change(session, now, status=Session.Status.PAUSED, status_reason="member",
+                       paused_until=None)
         return private(_("Check-ins paused. /resume brings them back."))
     try:
         until = timing.parse_pause(str(duration), now, session)
     except timing.Invalid:
         return private(_("I can't read that duration. Try 30m, 2h, 3d or until tomorrow."))
-    members.change(session, now, status=Session.Status.ACTIVE, status_reason="", paused_until=until)
+    members.change(session, now, status=Session.Status.PAUSED, status_reason="member",
+                   paused_until=until)
     return private(_("Check-ins paused until %(when)s.") % {"when": local_time(session, until)})
 
 
@@ -87,8 +91,9 @@ def done_for_today(ix: Interaction, checkin_id: str) -> dict:
     if refusal:
         return refusal
     now = timezone.now()
-    until = timing.next_work_start(session, now)
-    members.change(session, now, paused_until=until)
+    until = done_for_today_until(session, now) or now + datetime.timedelta(days=1)
+    members.change(session, now, status=Session.Status.PAUSED, status_reason="done for today",
+                   paused_until=until)
     note = _("🌙 Done for today. See you at %(when)s.") % {"when": local_time(session, until)}
     return _close(ix, checkin_id, note)
 

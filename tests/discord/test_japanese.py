@@ -1,5 +1,6 @@
 """Members whose Discord speaks Japanese read Japanese: replies, buttons, the report form."""
 
+import gettext
 import re
 from pathlib import Path
 
@@ -21,12 +22,26 @@ def japanese(name: str) -> dict:
     return payload
 
 
-def test_every_text_of_the_catalogue_is_translated():
-    text = CATALOGUE.read_text(encoding="utf-8")
-    entries = re.findall(r'^msgid "(.+)"\nmsgstr "(.*)"$', text, flags=re.M)
+def po_entries(text: str) -> dict[str, str]:
+    """msgid -> msgstr of a .po file, continuation lines joined."""
+    entries = {}
+    for block in text.split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith("#")]
+        joined = re.sub(r'"\n"', "", "\n".join(lines))
+        match = re.search(r'^msgid "(.*)"\nmsgstr "(.*)"$', joined, flags=re.M | re.S)
+        if match:
+            entries[match[1]] = match[2]
+    return entries
+
+
+def test_every_text_of_the_catalogue_is_translated_and_compiled():
+    entries = po_entries(CATALOGUE.read_text(encoding="utf-8"))
+    entries.pop("")  # the header
     assert len(entries) > 50
-    assert [msgid for msgid, msgstr in entries if not msgstr] == []
-    assert 'msgstr ""\n\n' not in text.split("\n\n", 2)[2]  # no empty multi-line translation
+    assert [msgid for msgid, msgstr in entries.items() if not msgstr] == []
+    with CATALOGUE.with_suffix(".mo").open("rb") as compiled:
+        catalogue = gettext.GNUTranslations(compiled)
+    assert {m.replace('\\"', '"') for m in entries} <= set(catalogue._catalog)  # .mo up to date
 
 
 def test_the_compiled_catalogue_is_used():

@@ -177,7 +177,9 @@ def test_pause_until_tomorrow_ends_at_tomorrows_start_of_work(post, aki):
     payload = load("command_pause_dm")
     payload["data"]["options"][0]["value"] = "until tomorrow"
     private(post(payload))
-    assert aki_now().paused_until == datetime.datetime(2026, 12, 5, 0, 0, tzinfo=datetime.UTC)
+    session = aki_now()
+    assert session.paused_until == datetime.datetime(2026, 12, 5, 0, 0, tzinfo=datetime.UTC)
+    assert session.status == "paused"  # a timed pause, as sessions_app.schedule reads it
 
 
 def test_pause_without_a_duration_lasts_until_resume(post, aki):
@@ -219,7 +221,7 @@ def test_settings_saves_every_option_in_one_write(post, aki):
 
 @pytest.mark.parametrize("name, value", [("timezone", "Mars/Olympus"), ("work_start", "25:00"),
                                          ("work_days", "someday"), ("interval", 5),
-                                         ("work_end", "08:00")])
+                                         ("work_end", "10:00")])
 def test_settings_refuses_what_it_cannot_use_and_saves_nothing(post, aki, name, value):
     payload = load("command_settings_guild")
     for option in payload["data"]["options"]:
@@ -257,5 +259,7 @@ def test_done_for_today_pauses_until_the_next_working_day(post, checkin):
     answer = post("component_dayoff").json()
     assert answer["type"] == 7
     # Monday 7 December, 09:00 in Tokyo.
-    assert aki_now().paused_until == datetime.datetime(2026, 12, 7, 0, 0, tzinfo=datetime.UTC)
+    session = aki_now()
+    assert (session.status, session.paused_until) == (
+        "paused", datetime.datetime(2026, 12, 7, 0, 0, tzinfo=datetime.UTC))
     assert "2026-12-07 09:00 (Asia/Tokyo)" in answer["data"]["content"]
