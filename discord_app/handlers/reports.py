@@ -81,9 +81,10 @@ def _answered_message(ix: Interaction, loaded: Loaded, checkin_id: str) -> list[
     latest = loaded.checkin
     if not latest or latest.state not in OPEN_STATES or not latest.message_id:
         return None
-    if checkin_id and latest.pk != checkin_id:
+    channel_id = latest.channel_id or loaded.session.channel_id
+    if not channel_id or (checkin_id and latest.pk != checkin_id):
         return None
-    return [latest.channel_id or loaded.session.channel_id, latest.message_id, latest.pk]
+    return [channel_id, latest.message_id, latest.pk]
 
 
 def _replayed(ix: Interaction, loaded: Loaded) -> dict:

@@ -210,3 +210,15 @@ def test_the_queue_runs_the_deferred_reply_inline_in_sync_mode(post, checkin, ll
     payload = load("modal_report_from_checkin")
     assert post(payload).json()["type"] == 5
     assert len(discord.calls("PATCH", original_path(payload))) == 1
+
+
+def test_when_d1_fails_the_member_gets_their_report_back(post, checkin, monkeypatch):
+    def down(**kwargs):
+        raise ConnectionError("D1 is down")
+
+    monkeypatch.setattr("discord_app.handlers.reports.load_context", down)
+    answer = post("modal_report_from_checkin").json()
+    assert answer["data"]["flags"] == 64
+    assert "try again" in answer["data"]["content"]
+    assert "Finished the login form" in answer["data"]["content"]
+    assert "Deploy to staging" in answer["data"]["content"]
