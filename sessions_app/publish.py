@@ -4,9 +4,9 @@
   (or on "republish"); ``kv_state()`` says whether that copy matches D1.
 - ``send_checkins_now()`` asks for check-ins right away.
 
-KV is reached through Django's cache API under the alias ``KV_CACHE``. While that
-alias is not configured every function here is harmless: nothing is written and the
-state says "off".
+KV is reached through Django's cache API under the alias ``KV_CACHE`` (coachbot.kv's
+KVCache in settings). Where that alias is not configured every function here is
+harmless: nothing is written and the state says "off".
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class KVState:
 
 
 def member_key(session_id: str) -> str:
-    return f"member:{session_id}"
+    return f"session:{session_id}:last_summary"  # the seed's key name
 
 
 def _kv():

@@ -4,6 +4,11 @@ Every page reads D1 in a fixed number of requests whatever the number of rows; s
 ``pages`` for what each page reads and ``roles`` for who sees which members.
 """
 
+from django.contrib import admin
+
 from .members import SessionAdmin
+
+# Coaches work in one app: the page width goes to the members list, not to a menu.
+admin.site.enable_nav_sidebar = False
 
 __all__ = ["SessionAdmin"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from sessions_app.models import Session
 
@@ -24,12 +25,12 @@ def member_state(session: Session, now: datetime.datetime) -> str:
     return session.status
 
 
-STATE_LABELS = {
-    "active": lambda: _("active"),
-    "snoozed": lambda: _("snoozed"),
-    "paused": lambda: _("paused"),
-    "stopped": lambda: _("stopped"),
-    "unreachable": lambda: _("unreachable"),
+STATE_LABELS = {  # with a context: Django's own catalogues translate a bare "active" otherwise
+    "active": lambda: pgettext("member status", "active"),
+    "snoozed": lambda: pgettext("member status", "snoozed"),
+    "paused": lambda: pgettext("member status", "paused"),
+    "stopped": lambda: pgettext("member status", "stopped"),
+    "unreachable": lambda: pgettext("member status", "unreachable"),
 }
 
 

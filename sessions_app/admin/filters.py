@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from sessions_app.models import Session, Task
 
@@ -20,8 +21,11 @@ class StatusFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("active", _("active")), ("snoozed", _("snoozed")), ("paused", _("paused")),
-            ("stopped", _("stopped")), ("unreachable", _("unreachable")),
+            ("active", pgettext_lazy("member status", "active")),
+            ("snoozed", pgettext_lazy("member status", "snoozed")),
+            ("paused", pgettext_lazy("member status", "paused")),
+            ("stopped", pgettext_lazy("member status", "stopped")),
+            ("unreachable", pgettext_lazy("member status", "unreachable")),
         ]
 
     def queryset(self, request, queryset):

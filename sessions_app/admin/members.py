@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from coachbot.d1 import fetch_many, queue_update
 from sessions_app import publish
@@ -54,7 +54,8 @@ class MemberChangeList(ChangeList):
         total = page.total or 0
         self.paginator = Paginator(range(total), per_page)
         self.result_count = total
-        self.full_result_count = None
+        # Unfiltered, the page's window count IS the full count: no query, no "Show all" link.
+        self.full_result_count = None if (self.has_active_filters or self.query) else total
         self.show_full_result_count = False
         self.show_admin_actions = True
         self.result_list = page.rows
@@ -92,6 +93,7 @@ class SessionAdmin(admin.ModelAdmin):
     list_per_page = 50
     list_max_show_all = 50
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # facet counts would be one more COUNT per filter
     actions = ["send_checkin_now", "pause", "resume", "stop", "mark_reachable", "export_csv"]
     readonly_fields = ["display_name", "user_id", "platform", "created_at", "last_prompt_at",
                        "last_reply_at", "unanswered", "coach_name"]
@@ -157,7 +159,7 @@ class SessionAdmin(admin.ModelAdmin):
         css = "cb-warn" if obj.unanswered >= 3 else ""
         return format_html('<span class="{}">{}</span>', css, obj.unanswered)
 
-    @admin.display(description=gettext_lazy("next check-in (member's time)"))
+    @admin.display(description=gettext_lazy("next check-in"))
     def next_checkin(self, obj):
         return display.next_checkin(obj, timezone.now())
 
@@ -170,7 +172,7 @@ class SessionAdmin(admin.ModelAdmin):
                                _("%(n)d blocked") % {"n": blocked})
         return count
 
-    @admin.display(description=gettext_lazy("check-ins, 14 days"))
+    @admin.display(description=gettext_lazy("14 days"))
     def participation(self, obj):
         return display.sparkline(obj.participation)
 
@@ -208,7 +210,7 @@ class SessionAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         coach = ["coach_user_id"] if request.user.is_superuser else ["coach_name"]
         return [
-            (_("Summary"), {"fields": ["summary_text", "summary_version"]}),
+            (pgettext("member page", "Summary"), {"fields": ["summary_text", "summary_version"]}),
             (_("Member"), {"fields": [("display_name", "user_id"), ("locale", "timezone"), "created_at"]}),
             (_("Coaching"), {"fields": [*coach, "status", "status_reason", ("snoozed_until", "paused_until"),
                                         ("last_prompt_at", "last_reply_at", "unanswered")]}),
