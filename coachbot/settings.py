@@ -116,12 +116,21 @@ DATABASE_ROUTERS = ["coachbot.routers.D1Router"]
 D1_APPS = ["sessions_app"]  # the apps whose tables live in D1; everything else in default
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+REDIS_URL = env.str("REDIS_URL", default="")
+
 # --- Cache: Workers KV (the embedded local KV file without a token) ----------------------
 # "default" is per process (interaction de-duplication, small caches); "kv" is Workers KV,
 # a cache of derived data (summaries, next prompts, last status) written through from D1.
 KV_LOCAL_TTL = env.float("KV_LOCAL_TTL", default=5.0)
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every process (web workers and the task cluster): interaction
+    # de-duplication and the report form's pre-fill must not depend on which process
+    # Discord's request lands in. A table in the default database; Redis when REDIS_URL is set.
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "coachbot_cache"}
+    ),
     "kv": {
         "BACKEND": "coachbot.kv.KVCache",
         "LOCATION": KV_NAMESPACE_ID or str(COACHBOT_DATA_DIR / "kv.sqlite3"),
@@ -145,7 +154,6 @@ CACHES = {
 }
 
 # --- Task queue (django-q2): the ORM broker on default, Redis when REDIS_URL is set ------
-REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "coachbot",
     "workers": env.int("Q_WORKERS", default=2),

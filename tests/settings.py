@@ -3,7 +3,7 @@
 import os
 
 from coachbot.settings import *  # noqa: F403
-from coachbot.settings import COACHBOT_DATA_DIR, D1_APPS, DATABASES, INSTALLED_APPS
+from coachbot.settings import CACHES, COACHBOT_DATA_DIR, D1_APPS, DATABASES, INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.d1test"]
 D1_APPS = [*D1_APPS, "d1test"]
@@ -22,3 +22,6 @@ DATABASES = {  # noqa: F405
 
 # One local D1 test file per test process, so parallel runs never delete each other's.
 DATABASES["d1"]["TEST"]["NAME"] = str(COACHBOT_DATA_DIR / f"test_d1_{os.getpid()}.sqlite3")
+
+# Per-process cache in tests (production shares it through the default database or Redis).
+CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
