@@ -35,6 +35,9 @@ SEEN_SECONDS = 900  # the 15 minutes an interaction token lives
 def interactions(request: HttpRequest) -> HttpResponse:
     if _declared_length(request) > MAX_BODY or len(request.body) > MAX_BODY:
         return HttpResponse("Payload too large", status=413)
+    if not _public_key_is_valid():
+        # Unconfigured (the embedded default) or garbled (system check coachbot.E010).
+        return HttpResponse("Interactions are not configured: set DISCORD_PUBLIC_KEY", status=503)
     try:
         _verify(request)
     except InvalidSignature as exc:
@@ -53,6 +56,13 @@ def _declared_length(request: HttpRequest) -> int:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return MAX_BODY + 1
+
+
+def _public_key_is_valid() -> bool:
+    try:
+        return len(bytes.fromhex(settings.DISCORD_PUBLIC_KEY)) == 32
+    except ValueError:
+        return False
 
 
 def _verify(request: HttpRequest) -> None:

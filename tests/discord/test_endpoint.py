@@ -117,3 +117,11 @@ def test_a_button_of_another_app_version_gets_a_polite_answer(post):
     payload = load("component_report")
     payload["data"]["custom_id"] = "legacy:thing"
     assert post(payload).json()["type"] == 4
+
+
+@pytest.mark.parametrize("key", ["", "not-hex", "ab" * 16])
+def test_without_a_valid_public_key_it_answers_503_not_500(web, settings, key):
+    settings.DISCORD_PUBLIC_KEY = key
+    response = web.post("/discord/interactions", data=b'{"type": 1}', content_type="application/json",
+                        HTTP_X_SIGNATURE_ED25519="00" * 64, HTTP_X_SIGNATURE_TIMESTAMP="1")
+    assert response.status_code == 503
