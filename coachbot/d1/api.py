@@ -19,6 +19,9 @@ from .dbapi import convert, is_read
 class RequestCounter:
     """Counts the Cloudflare API requests (D1 and KV, local or remote) sent inside a block.
 
+    ``requests`` is every request (they share one budget); ``d1_requests`` and
+    ``kv_requests`` split it by service.
+
     >>> with RequestCounter() as counter:
     ...     list(Session.objects.all())
     >>> counter.requests
@@ -27,7 +30,7 @@ class RequestCounter:
 
     def __enter__(self) -> RequestCounter:
         self._start = stats.snapshot()
-        self.requests = self.statements = self.early_flushes = 0
+        self.requests = self.statements = self.early_flushes = self.kv_requests = 0
         return self
 
     def __exit__(self, *exc) -> None:
@@ -35,9 +38,13 @@ class RequestCounter:
 
     def update(self) -> None:
         now = stats.snapshot()
-        self.requests, self.statements, self.early_flushes = (
-            now[i] - self._start[i] for i in range(3)
+        self.requests, self.statements, self.early_flushes, self.kv_requests = (
+            now[i] - self._start[i] for i in range(4)
         )
+
+    @property
+    def d1_requests(self) -> int:
+        return self.requests - self.kv_requests
 
 
 def queue_update(queryset: QuerySet, **values) -> None:

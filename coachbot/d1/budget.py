@@ -36,14 +36,17 @@ class Stats:
         self.requests = 0
         self.statements = 0
         self.early_flushes = 0
+        self.kv_requests = 0  # the part of ``requests`` that went to Workers KV
 
-    def count(self, statements: int = 1) -> None:
+    def count(self, statements: int = 1, service: str = "d1") -> None:
         with self._lock:
             self.requests += 1
             self.statements += statements
+            if service == "kv":
+                self.kv_requests += 1
 
-    def snapshot(self) -> tuple[int, int, int]:
-        return self.requests, self.statements, self.early_flushes
+    def snapshot(self) -> tuple[int, int, int, int]:
+        return self.requests, self.statements, self.early_flushes, self.kv_requests
 
 
 stats = Stats()

@@ -54,6 +54,7 @@ class CloudflareAPI:
         idempotent: bool,
         priority: int = 1,
         statements: int = 1,
+        service: str = "d1",
         **kwargs,
     ) -> httpx.Response:
         """Send one API request; pace, count, and retry only where it is safe."""
@@ -61,7 +62,7 @@ class CloudflareAPI:
         while True:
             attempt += 1
             self.budget.acquire(priority)
-            stats.count(statements)
+            stats.count(statements, service)
             try:
                 response = self._client.request(method, path, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -77,6 +78,8 @@ class CloudflareAPI:
                     f"Cloudflare request failed after it was sent ({type(exc).__name__}); "
                     "a write may or may not have been applied, so it is not retried"
                 ) from None
+            if response.status_code == 429 and service == "kv" and "retry-after" not in response.headers:
+                return response  # KV's one-write-per-second-per-key rule, not the account's limit
             if response.status_code == 429:
                 self._wait_out_429(response, attempt)
                 continue

@@ -121,7 +121,7 @@ class LocalKV:
         files: dict | None = None,
     ) -> Reply:
         self.budget.acquire(priority)
-        stats.count()
+        stats.count(service="kv")
         body = _round_trip(json)
         head, _, rest = path.partition("/")
         route = f"{method} {head}{'/' if rest else ''}"

@@ -99,7 +99,7 @@ class RemoteKV:
         # twice leaves the same state as once). No KV call increments anything.
         sent = {name: value for name, value in kwargs.items() if value is not None}
         response = self.api.request(
-            method, self.prefix + path, idempotent=True, priority=priority, **sent
+            method, self.prefix + path, idempotent=True, priority=priority, service="kv", **sent
         )
         return Reply(response.status_code, response.content, dict(response.headers))
 
