@@ -9,6 +9,7 @@ made by the app and every update is queued (``coachbot.d1.queue_update``).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import logging
 from dataclasses import dataclass
@@ -168,7 +169,21 @@ def record_report(
         if again and again.replayed:
             return _replay(again)
         raise
+    _publish_after(loaded, reply, summary_text, summary_version, now)
     return Recorded(report_message, reply_message, summary_text, summary_version)
+
+
+def _publish_after(loaded: Loaded, reply: Reply | None, summary_text: str, summary_version: int, now) -> None:
+    """Write the member's new state through to KV (after the D1 batch committed)."""
+    from sessions_app import publish
+
+    session = copy.copy(loaded.session)
+    session.last_reply_at, session.unanswered, session.version = now, 0, session.version + 1
+    if reply is not None:
+        session.next_prompt = reply.question
+    if session.status == Session.Status.PAUSED and session.status_reason == AUTO_PAUSE_REASON:
+        session.status = Session.Status.ACTIVE
+    publish.publish_report(session, summary_text, summary_version, now)
 
 
 def record_reply(loaded: Loaded, report_message: Message, reply: Reply, now: datetime.datetime | None = None) -> Recorded:
@@ -182,6 +197,7 @@ def record_reply(loaded: Loaded, report_message: Message, reply: Reply, now: dat
         queue_update(Session.objects.filter(pk=loaded.session.pk), last_advice_key=reply.advice_key,
                      next_prompt=reply.question, version=F("version") + 1, updated_at=now)
     version = (loaded.summary.version if loaded.summary else 0) + 1
+    _publish_after(loaded, reply, summary_text, version, now)
     return Recorded(report_message, message, summary_text, version)
 
 

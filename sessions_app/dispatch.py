@@ -51,7 +51,7 @@ from discord_app.rest import (
     TooManyInvalidRequests,
     get_client,
 )
-from sessions_app import schedule
+from sessions_app import publish, schedule
 from sessions_app.coaching import AUTO_PAUSE_REASON
 from sessions_app.ids import new_id
 from sessions_app.models import Session
@@ -60,7 +60,6 @@ log = logging.getLogger("coachbot.dispatch")
 
 D1 = "d1"
 UTC = datetime.UTC
-KV_TTL_SECONDS = 24 * 3600  # the schedule entry of a member no longer asked fades away
 
 
 def _setting(name: str, default):
@@ -497,40 +496,19 @@ def record(outcomes: list[Outcome], now: datetime.datetime) -> None:
 
 
 def publish_after_tick(tick: Tick) -> int:
-    """Each member's next check-in and last status to KV, in one bulk call.
-
-    The seam for the KV cache (coachbot.kv, configured as ``CACHES["kv"]``): until it
-    exists this does nothing. Returns how many entries were published.
-    """
-    if "kv" not in getattr(settings, "CACHES", {}):
-        return 0
-    try:
-        import coachbot.kv  # noqa: F401
-    except ImportError:
-        return 0
-    from django.core.cache import caches
-
-    entries = {}
+    """Each member's next prompt and last status to KV (``publish.schedule_entries``), in one bulk call."""
     results = {o.checkin_id: o for o in tick.outcomes}
+    entries = {}
     for item in tick.claimed:
         outcome = results.get(item.checkin_id)
         session = item.session
         if outcome is not None and outcome.result == "unreachable":
             session.status = Session.Status.UNREACHABLE
-        upcoming = schedule.next_checkin_at(session, tick.now)
-        entries[f"schedule:{session.id}"] = {
-            "next_checkin_at": upcoming.isoformat() if upcoming else None,
-            "status": session.status,
-            "last_checkin": outcome.result if outcome else "due",
-            "at": tick.now.isoformat(),
-        }
-    if entries:
-        try:
-            caches["kv"].set_many(entries, timeout=KV_TTL_SECONDS)
-        except Exception:  # noqa: BLE001 - a cache is allowed to be behind; D1 has the truth
-            log.exception("publishing the schedule to KV failed")
-            return 0
-    return len(entries)
+        entries.update(publish.schedule_entries(
+            session, schedule.next_checkin_at(session, tick.now),
+            outcome.result if outcome else "due", tick.now,
+        ))
+    return publish.publish(entries)
 
 
 # --- The tick ---------------------------------------------------------------------------

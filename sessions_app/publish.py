@@ -1,18 +1,27 @@
-"""The seam between the coaches' admin and what sits outside D1: the KV copy and dispatch.
+"""Write-through from D1 to Workers KV, and the admin's view of it.
 
-- ``publish_member()`` copies a member's summary to Workers KV after a coach saved it
-  (or on "republish"); ``kv_state()`` says whether that copy matches D1.
-- ``send_checkins_now()`` asks for check-ins right away.
+KV holds copies of derived data under the seed's key names, each with the D1
+``version`` it was made from:
 
-KV is reached through Django's cache API under the alias ``KV_CACHE`` (coachbot.kv's
-KVCache in settings). Where that alias is not configured every function here is
-harmless: nothing is written and the state says "off".
+- ``session:{id}:last_summary``      the rolling summary
+- ``session:{id}:next_prompt``       the next check-in question
+- ``user:{discord id}:last_status``  status, streak, next check-in
+
+all with the seed's TTL of 300 s (``KV_TTL``), so one bulk request carries them.
+
+D1 stays the truth: KV is eventually consistent (up to a minute between locations),
+so a reader that has D1 at hand compares versions (``fresh_summary``) and never shows
+a stale copy as current. Publishing goes through the KV cache's write-behind buffer,
+which coalesces writes to one key within KV's one-write-per-second rule and sends
+every due key in one bulk request. A failure to publish is logged, never raised: the
+member's report is already safe in D1.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,9 +34,11 @@ from sessions_app.models import CheckIn, Session, Summary
 log = logging.getLogger("coachbot.publish")
 
 KV_CACHE = "kv"
-MEMBER_TTL = datetime.timedelta(days=7)
-
 IN_SYNC, STALE, MISSING, OFF = "in_sync", "stale", "missing", "off"
+
+
+def _ttl(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
 
 
 @dataclass(frozen=True)
@@ -40,8 +51,19 @@ class KVState:
     expires_at: datetime.datetime | None = None
 
 
-def member_key(session_id: str) -> str:
-    return f"session:{session_id}:last_summary"  # the seed's key name
+def summary_key(session_id: str) -> str:
+    return f"session:{session_id}:last_summary"
+
+
+def prompt_key(session_id: str) -> str:
+    return f"session:{session_id}:next_prompt"
+
+
+def status_key(user_id: str) -> str:
+    return f"user:{user_id}:last_status"
+
+
+member_key = summary_key  # what the admin compares with D1
 
 
 def _kv():
@@ -51,24 +73,81 @@ def _kv():
     return caches[KV_CACHE]
 
 
-def publish_member(session_id: str, *, summary: Summary | None = None, now=None) -> KVState:
-    """Copy the member's current summary to KV; one KV write (plus one D1 read without ``summary``)."""
+def member_entries(
+    session: Session, summary_text: str, summary_version: int, now: datetime.datetime,
+    next_checkin_at: datetime.datetime | None = None,
+) -> dict[str, dict]:
+    """The three KV entries of one member, as of ``now``."""
+    stamp = now.isoformat()
+    expires = (now + datetime.timedelta(seconds=_ttl("KV_TTL", 300))).isoformat()
+    return {
+        summary_key(session.pk): {
+            "summary": summary_text, "version": summary_version, "published_at": stamp,
+            "expires_at": expires,
+        },
+        prompt_key(session.pk): {"prompt": session.next_prompt, "version": session.version, "published_at": stamp},
+        status_key(session.user_id): {
+            "status": session.status, "unanswered": session.unanswered,
+            "last_reply_at": session.last_reply_at.isoformat() if session.last_reply_at else None,
+            "next_checkin_at": next_checkin_at.isoformat() if next_checkin_at else None,
+            "version": session.version, "published_at": stamp,
+        },
+    }
+
+
+def schedule_entries(
+    session: Session, next_checkin_at: datetime.datetime | None, last_checkin: str, now: datetime.datetime,
+) -> dict[str, dict]:
+    """After a dispatcher tick: the member's next prompt and status (no summary change)."""
+    entries = member_entries(session, "", 0, now, next_checkin_at)
+    del entries[summary_key(session.pk)]
+    entries[status_key(session.user_id)]["last_checkin"] = last_checkin
+    return entries
+
+
+def publish(entries: dict[str, dict]) -> int:
+    """Write entries to KV through the write-behind buffer; returns how many were handed over."""
     kv = _kv()
-    if kv is None:
+    if kv is None or not entries:
+        return 0
+    try:
+        kv.set_many(entries, timeout=_ttl("KV_TTL", 300))
+    except Exception:  # noqa: BLE001 - a cache may fall behind; D1 has the truth
+        log.exception("publishing %d KV entries failed; they stay in D1 only", len(entries))
+        return 0
+    return len(entries)
+
+
+def publish_report(session: Session, summary_text: str, summary_version: int, now: datetime.datetime) -> int:
+    """After a report is recorded: the member's summary, next prompt and status."""
+    return publish(member_entries(session, summary_text, summary_version, now))
+
+
+def publish_member(session_id: str, *, summary: Summary | None = None, session: Session | None = None,
+                   now=None) -> KVState:
+    """Republish one member (after a coach's edit, or the admin's "republish" button)."""
+    if _kv() is None:
         return KVState(OFF)
+    now = now or timezone.now()
+    if session is None:
+        session = Session.objects.get(pk=session_id)
     if summary is None:
         summary = Summary.objects.filter(session_id=session_id).first()
+    entries = member_entries(session, summary.summary if summary else "", summary.version if summary else 0, now)
+    if not publish(entries):
+        return KVState(MISSING)
+    value = entries[summary_key(session_id)]
+    return KVState(IN_SYNC, value["version"], now, _when(value["expires_at"]))
+
+
+def publish_all(rows: Iterable[tuple[Session, Summary | None]], now=None) -> int:
+    """Many members at once (``kv_publish``): one bulk request per 10,000 keys."""
     now = now or timezone.now()
-    expires = now + MEMBER_TTL
-    value = {
-        "session_id": session_id,
-        "version": summary.version if summary else 0,
-        "summary": summary.summary if summary else "",
-        "published_at": now.isoformat(),
-        "expires_at": expires.isoformat(),
-    }
-    kv.set(member_key(session_id), value, timeout=MEMBER_TTL.total_seconds())
-    return KVState(IN_SYNC, value["version"], now, expires)
+    entries: dict[str, dict] = {}
+    for session, summary in rows:
+        entries.update(member_entries(session, summary.summary if summary else "",
+                                      summary.version if summary else 0, now))
+    return publish(entries)
 
 
 def kv_state(session_id: str, d1_version: int) -> KVState:
@@ -76,12 +155,28 @@ def kv_state(session_id: str, d1_version: int) -> KVState:
     kv = _kv()
     if kv is None:
         return KVState(OFF)
-    value = kv.get(member_key(session_id))
+    value = kv.get(summary_key(session_id))
     if not isinstance(value, dict):
         return KVState(MISSING)
     version = value.get("version")
     state = IN_SYNC if version == d1_version else STALE
     return KVState(state, version, _when(value.get("published_at")), _when(value.get("expires_at")))
+
+
+def fresh_summary(session_id: str, d1_summary: Summary | None, kv=None) -> tuple[str, str]:
+    """The summary to show, and where it came from ("kv" or "d1").
+
+    The KV copy is used only when it carries D1's current version: a copy that has
+    not caught up (KV takes up to a minute to reach every location) is never shown
+    as current.
+    """
+    d1_text = d1_summary.summary if d1_summary else ""
+    d1_version = d1_summary.version if d1_summary else 0
+    kv = kv if kv is not None else _kv()
+    value = kv.get(summary_key(session_id)) if kv is not None else None
+    if isinstance(value, dict) and value.get("version") == d1_version:
+        return value.get("summary", ""), "kv"
+    return d1_text, "d1"
 
 
 def _when(text: str | None) -> datetime.datetime | None:

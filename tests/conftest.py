@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 
 from coachbot.d1 import RequestCounter
+from coachbot.kv import flush_all
 from tests.support.cfruntime import cfruntime_available, running_cfruntime
 
 
@@ -54,3 +55,13 @@ def d1_target(request) -> str:
 def count_requests():
     """A RequestCounter context manager: ``with count_requests() as c: ...; c.requests``."""
     return RequestCounter
+
+
+@pytest.fixture(autouse=True)
+def _send_pending_kv_writes():
+    """KV writes a test left in the write-behind buffer go out before the next test starts."""
+    yield
+    try:
+        flush_all()
+    except Exception:  # noqa: BLE001 - a test that broke KV on purpose must not fail the next
+        pass

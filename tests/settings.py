@@ -25,3 +25,9 @@ DATABASES["d1"]["TEST"]["NAME"] = str(COACHBOT_DATA_DIR / f"test_d1_{os.getpid()
 
 # Per-process cache in tests (production shares it through the default database or Redis).
 CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+# The local KV: one file per test process, and no timer thread flushing writes in the
+# background (it would land inside another test's request count); tests/conftest.py
+# flushes pending KV writes after each test instead.
+CACHES["kv"]["LOCATION"] = str(COACHBOT_DATA_DIR / f"test_kv_{os.getpid()}.sqlite3")
+CACHES["kv"]["OPTIONS"] = {**CACHES["kv"]["OPTIONS"], "flush_timer": False}

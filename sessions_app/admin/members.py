@@ -262,9 +262,10 @@ class SessionAdmin(admin.ModelAdmin):
         if changes:
             queue_update(Session.objects.filter(pk=obj.pk), version=F("version") + 1, updated_at=now, **changes)
         if "summary_text" in form.changed_data:
-            self._write_summary(request, obj.admin_page, form.cleaned_data["summary_text"], now)
+            self._write_summary(request, obj, form.cleaned_data["summary_text"], now)
 
-    def _write_summary(self, request, page, text, now):
+    def _write_summary(self, request, session, text, now):
+        page = session.admin_page
         version = page.summary_version + 1
         fields = {"summary": text, "edited_by": Summary.Editor.COACH,
                   "editor_user_id": request.user.pk, "updated_at": now}
@@ -275,7 +276,9 @@ class SessionAdmin(admin.ModelAdmin):
             queue_update(Summary.objects.filter(pk=page.session.pk, version=page.summary_version),
                          version=version, **fields)
         saved = Summary(session_id=page.session.pk, version=version, **fields)
-        transaction.on_commit(lambda: publish.publish_member(page.session.pk, summary=saved), using=D1)
+        transaction.on_commit(
+            lambda: publish.publish_member(session.pk, summary=saved, session=session), using=D1
+        )
 
     def save_formset(self, request, form, formset, change):
         formset.save()

@@ -62,7 +62,7 @@ def test_checkin_command_opens_the_modal_without_touching_d1(post, aki):
 def test_a_report_is_coached_in_two_d1_requests_and_answered_at_once(post, checkin):
     with RequestCounter() as counter:
         response = post("modal_report_from_checkin")
-    assert counter.requests <= 2
+    assert counter.d1_requests <= 2
     answer = response.json()
     assert answer["type"] == 4
     assert "flags" not in answer["data"]  # in the DM: a normal message
@@ -146,7 +146,7 @@ def test_a_report_from_a_stranger_comes_back_to_them(post, discord):
 def test_on_track_is_a_short_report_through_the_same_path(post, checkin, discord):
     with RequestCounter() as counter:
         answer = post("component_ontrack").json()
-    assert counter.requests == 2
+    assert counter.d1_requests == 2
     assert answer["type"] == 4
     report = Message.objects.get(kind="report")
     assert report.content == "On track"
@@ -160,7 +160,7 @@ def test_with_the_llm_the_report_is_recorded_before_the_deferral(post, checkin, 
     with RequestCounter() as counter:
         response = post("modal_report_from_checkin")
     assert response.json() == {"type": 5, "data": {}}
-    assert counter.requests == 2
+    assert counter.d1_requests == 2
     assert [m.kind for m in Message.objects.all()] == ["report"]
     assert llm.requests == []  # the model is asked later, by the task
     (func, args), = queued
@@ -175,7 +175,7 @@ def test_the_deferred_reply_is_delivered_by_patching_the_original(post, checkin,
     (func, args), = queued
     with RequestCounter() as counter:
         func(*args)
-    assert counter.requests == 2
+    assert counter.d1_requests == 2
     (patch,) = discord.calls("PATCH", original_path(payload))
     assert GOOD_ANSWER["advice"] in patch.json["content"]
     assert patch.json["allowed_mentions"] == {"parse": []}

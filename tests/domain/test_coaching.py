@@ -58,14 +58,14 @@ def test_recording_a_report_is_one_atomic_request_with_no_early_flush(aki, histo
         build_context(loaded, MORNING), parse_report("done: a\nnext: b"))
     with RequestCounter() as counter:
         record_report(loaded, parse_report("done: a\nnext: b"), reply=reply, interaction_id="ix", now=MORNING)
-    assert (counter.requests, counter.early_flushes) == (1, 0)
+    assert (counter.d1_requests, counter.early_flushes, counter.kv_requests) == (1, 0, 1)
     assert Message.objects.filter(session=aki).count() == history + 2
 
 
-def test_a_whole_report_costs_two_requests(aki):
+def test_a_whole_report_costs_two_d1_requests_and_one_kv_write(aki):
     with RequestCounter() as counter:
         report(aki, "done: set up the repo\nnext: login page", 1)
-    assert counter.requests == 2
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
 
 
 def test_it_asks_about_the_plan_named_last_time(aki):

@@ -275,9 +275,10 @@ def test_each_members_next_checkin_is_published_to_kv_in_one_call(client, settin
     session, = add_members(1)
     with RequestCounter() as counter:
         tick = dispatch.run_tick(MONDAY, client=client)
-    assert counter.requests <= 3  # claim, record, one KV bulk write
-    entry = caches["kv"].get(f"schedule:{session.pk}")
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)  # claim, record, one KV bulk write
+    entry = caches["kv"].get(f"user:{session.user_id}:last_status")
     assert entry["next_checkin_at"] == (MONDAY + 20 * MINUTE).isoformat()
     assert (entry["status"], entry["last_checkin"]) == ("active", "sent")
+    assert caches["kv"].get(f"session:{session.pk}:next_prompt")["prompt"] == session.next_prompt
     settings.CACHES = {k: v for k, v in settings.CACHES.items() if k != "kv"}
     assert dispatch.publish_after_tick(tick) == 0  # no KV configured: nothing to do
