@@ -179,6 +179,19 @@ COACH_LLM_MODEL = env.str("COACH_LLM_MODEL", default="")
 COACH_LLM_API_KEY = env.str("COACH_LLM_API_KEY", default="")
 COACH_LLM_TIMEOUT = env.float("COACH_LLM_TIMEOUT", default=20.0)
 
+# --- The check-in schedule (sessions_app/schedule.py, sessions_app/dispatch.py) ----------
+CHECKIN_CRON = env.str("CHECKIN_CRON", default="*/20 * * * *")  # when the dispatcher ticks
+CHECKIN_SPREAD_SECONDS = env.int("CHECKIN_SPREAD_SECONDS", default=180)  # sends spread over this, with jitter
+CHECKIN_MAX_UNANSWERED = env.int("CHECKIN_MAX_UNANSWERED", default=6)  # misses before a polite pause
+CHECKIN_BACKOFF_CAP_MINUTES = env.int("CHECKIN_BACKOFF_CAP_MINUTES", default=240)  # longest back-off
+CHECKIN_OUTBOX_GRACE_SECONDS = env.int("CHECKIN_OUTBOX_GRACE_SECONDS", default=600)  # unsent claim taken back
+CHECKIN_OUTBOX_MAX_AGE_MINUTES = env.int("CHECKIN_OUTBOX_MAX_AGE_MINUTES", default=60)  # too late: expire
+CHECKIN_MAX_ATTEMPTS = env.int("CHECKIN_MAX_ATTEMPTS", default=3)  # retryable send attempts
+CHECKIN_RESULTS_BATCH = env.int("CHECKIN_RESULTS_BATCH", default=100)  # send results per D1 request
+CHECKIN_RECORD_EVERY_SECONDS = env.int("CHECKIN_RECORD_EVERY_SECONDS", default=60)  # save results this often
+CHECKIN_SEND_WORKERS = env.int("CHECKIN_SEND_WORKERS", default=8)  # DMs in flight at once
+KV_TTL = env.int("KV_TTL", default=300)  # seconds KV keeps a published copy (the seed's 60-600 s)
+
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -20,8 +20,16 @@ def test_setup_schedule_creates_one_schedule_and_updates_it_in_place(settings):
     out = io.StringIO()
     call_command("setup_schedule", stdout=out)
     (schedule,) = Schedule.objects.filter(func="sessions_app.dispatch.dispatch_checkins")
-    assert schedule.cron == "*/15 * * * *" or schedule.minutes == 15
+    assert (schedule.schedule_type, schedule.cron) == (Schedule.CRON, "*/15 * * * *")
     assert "Updated" in out.getvalue()
+
+
+def test_setup_schedule_refuses_a_broken_cron(settings):
+    from django.core.management.base import CommandError
+
+    settings.CHECKIN_CRON = "every twenty minutes"
+    with pytest.raises(CommandError, match="not a valid cron expression"):
+        call_command("setup_schedule", stdout=io.StringIO())
 
 
 @time_machine.travel(MONDAY, tick=False)
