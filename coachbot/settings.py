@@ -88,6 +88,19 @@ CLOUDFLARE_BUDGET_WINDOW = env.float("CLOUDFLARE_BUDGET_WINDOW", default=300.0)
 # dispatcher) waits when only this many are left in the window.
 CLOUDFLARE_BUDGET_RESERVE = env.int("CLOUDFLARE_BUDGET_RESERVE", default=200)
 D1_STRICT_ATOMIC = env.bool("D1_STRICT_ATOMIC", default=False)
+REDIS_URL = env.str("REDIS_URL", default="")
+
+# D1 and KV share one Cloudflare client, one token and one request budget.
+CLOUDFLARE = {
+    "account_id": CLOUDFLARE_ACCOUNT_ID,
+    "api_token": CLOUDFLARE_API_TOKEN,
+    "api_base_url": CLOUDFLARE_API_BASE_URL,
+    "budget_requests": CLOUDFLARE_BUDGET_REQUESTS if CLOUDFLARE_API_TOKEN else 0,
+    "budget_window": CLOUDFLARE_BUDGET_WINDOW,
+    "budget_reserve": CLOUDFLARE_BUDGET_RESERVE,
+    # One window for every process: a SQLite file on one machine, Redis across machines.
+    "budget_store": REDIS_URL or str(COACHBOT_DATA_DIR / "cloudflare-budget.sqlite3"),
+}
 
 DATABASES = {
     "default": env.db(
@@ -97,26 +110,13 @@ DATABASES = {
         "ENGINE": "coachbot.d1",
         # With an API token: D1 over its REST API. Without: the embedded local D1 file.
         "NAME": D1_DATABASE_ID or str(COACHBOT_DATA_DIR / "d1.sqlite3"),
-        "OPTIONS": {
-            "account_id": CLOUDFLARE_ACCOUNT_ID,
-            "api_token": CLOUDFLARE_API_TOKEN,
-            "api_base_url": CLOUDFLARE_API_BASE_URL,
-            "budget_requests": CLOUDFLARE_BUDGET_REQUESTS if CLOUDFLARE_API_TOKEN else 0,
-            "budget_window": CLOUDFLARE_BUDGET_WINDOW,
-            "budget_reserve": CLOUDFLARE_BUDGET_RESERVE,
-            # One window for every process: a SQLite file on one machine, Redis across machines.
-            "budget_store": env.str("REDIS_URL", default="")
-            or str(COACHBOT_DATA_DIR / "cloudflare-budget.sqlite3"),
-            "strict_atomic": D1_STRICT_ATOMIC,
-        },
+        "OPTIONS": {**CLOUDFLARE, "strict_atomic": D1_STRICT_ATOMIC},
         "TEST": {"NAME": str(COACHBOT_DATA_DIR / "test_d1.sqlite3"), "DEPENDENCIES": []},
     },
 }
 DATABASE_ROUTERS = ["coachbot.routers.D1Router"]
 D1_APPS = ["sessions_app"]  # the apps whose tables live in D1; everything else in default
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-REDIS_URL = env.str("REDIS_URL", default="")
 
 # --- Cache: Workers KV (the embedded local KV file without a token) ----------------------
 # "default" is per process (interaction de-duplication, small caches); "kv" is Workers KV,
@@ -138,14 +138,7 @@ CACHES = {
         "KEY_PREFIX": "",
         "KEY_FUNCTION": "coachbot.kv.plain_key",
         "OPTIONS": {
-            "account_id": CLOUDFLARE_ACCOUNT_ID,
-            "api_token": CLOUDFLARE_API_TOKEN,
-            "api_base_url": CLOUDFLARE_API_BASE_URL,
-            "budget_requests": CLOUDFLARE_BUDGET_REQUESTS if CLOUDFLARE_API_TOKEN else 0,
-            "budget_window": CLOUDFLARE_BUDGET_WINDOW,
-            "budget_reserve": CLOUDFLARE_BUDGET_RESERVE,
-            "budget_store": env.str("REDIS_URL", default="")
-            or str(COACHBOT_DATA_DIR / "cloudflare-budget.sqlite3"),
+            **CLOUDFLARE,
             "local_ttl": KV_LOCAL_TTL,
             "simulate_propagation": env.float("KV_SIMULATE_PROPAGATION", default=0.0),
             "simulate_write_limit": env.bool("KV_SIMULATE_WRITE_LIMIT", default=False),

@@ -94,7 +94,7 @@ class Message(models.Model):
     role = models.CharField(max_length=8, choices=Role.choices, help_text=_("Who wrote it."))
     kind = models.CharField(max_length=8, choices=Kind.choices, help_text=_("What it is."))
     content = models.TextField(help_text=_("The text."))
-    interaction_id = models.CharField(
+    interaction_id = models.CharField(  # noqa: DJ001 - NULL, not "", so rows without one don't clash
         max_length=32, null=True, blank=True, unique=True,
         help_text=_("The Discord interaction that carried it: a replay never records twice."),
     )

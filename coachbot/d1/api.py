@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from collections import Counter
 from functools import reduce
 from operator import or_
@@ -75,10 +77,8 @@ def fetch_many(*querysets: QuerySet) -> list[list]:
     connection = connections[db]
     statements = []
     for qs in querysets:
-        try:
+        with contextlib.suppress(EmptyResultSet):  # e.g. pk__in=[]: answered without a query
             statements.append(convert(*qs.query.get_compiler(db).as_sql()))
-        except EmptyResultSet:  # e.g. pk__in=[]: Django answers it without a query
-            pass
     if not all(is_read(sql) for sql, _ in statements):
         raise ValueError("fetch_many() takes read-only querysets")
     if statements:

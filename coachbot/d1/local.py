@@ -95,7 +95,7 @@ class LocalD1:
     # -- the REST shapes --------------------------------------------------------------
     def post(self, body: dict, *, read_only: bool = False, priority: int = 1) -> tuple[int, dict]:
         body = json.loads(json.dumps(body))  # exactly what would travel over HTTP
-        items = body["batch"] if "batch" in body else [body]
+        items = body.get("batch", [body])
         self.budget.acquire(priority)
         stats.count(len(items))
         with self._lock:
@@ -209,7 +209,7 @@ def _split(sql: str) -> list[str]:
 
 def _bind(value):
     """Bind a JSON value as D1 does: every number is a REAL, arrays of bytes are BLOBs."""
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return float(value)
     if isinstance(value, list):
         if all(isinstance(v, int) and 0 <= v <= 255 for v in value):

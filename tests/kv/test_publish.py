@@ -12,22 +12,10 @@ from sessions_app import publish
 from sessions_app.coach import parse_report
 from sessions_app.coaching import coach_report
 from sessions_app.models import Session, Summary
+from tests.kv.conftest import FakeClock as Clock
 
 pytestmark = pytest.mark.django_db(databases=["default", "d1"])
 NOW = datetime.datetime(2026, 12, 3, 1, 0, tzinfo=datetime.UTC)
-
-
-class Clock:
-    """A hand-moved clock for the local KV's consistency simulation."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
