@@ -94,7 +94,8 @@ class Message(models.Model):
     role = models.CharField(max_length=8, choices=Role.choices, help_text=_("Who wrote it."))
     kind = models.CharField(max_length=8, choices=Kind.choices, help_text=_("What it is."))
     content = models.TextField(help_text=_("The text."))
-    interaction_id = models.CharField(  # noqa: DJ001 - NULL, not "", so rows without one don't clash
+    # NULL, not "": messages without an interaction must not clash on the unique index.
+    interaction_id = models.CharField(  # noqa: DJ001
         max_length=32, null=True, blank=True, unique=True,
         help_text=_("The Discord interaction that carried it: a replay never records twice."),
     )
@@ -195,7 +196,7 @@ class CheckIn(models.Model):
         null=True, blank=True,
         help_text=_("When a dispatcher last took it to send; an old unsent claim is taken again."),
     )
-    claim_key = models.CharField(
+    claim_key = models.CharField(  # noqa: DJ001 - NULL once settled, outside the partial unique index
         max_length=80, null=True, blank=True,
         help_text=_("The session state it was claimed from: two dispatchers can never claim the same turn."),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 from collections import Counter
 from functools import reduce
 from operator import or_
