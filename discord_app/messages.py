@@ -55,6 +55,12 @@ def checkin_payload(*, checkin_id: str, question: str, summary: str, locale: str
             "content": "\n".join(lines)[:2000],
             "components": buttons(checkin_id, locale),
             "allowed_mentions": NO_MENTIONS,
+            # Discord returns the message already created with this nonce (for a few
+            # minutes) instead of posting it twice: a check-in re-sent after a crash or an
+            # uncertain failure does not reach the member twice. A ULID's first character
+            # is '0' until the year 10889, so its last 25 fit Discord's 25-character limit.
+            "nonce": checkin_id[-25:],
+            "enforce_nonce": True,
         }
     if reminder:
         payload["flags"] = SUPPRESS_NOTIFICATIONS
