@@ -187,14 +187,25 @@ ON CONFLICT DO NOTHING"""
 
 _NEW_CLAIMS = "SELECT session_id FROM checkins WHERE claimed_by = %(tick)s AND due_at = %(now)s"
 
-_CLAIM_STATEMENTS = [
-    # Unsent for too long: a check-in from this morning is no use this afternoon.
-    """UPDATE checkins SET state = 'failed', error = 'expired: not sent in time'
-       WHERE state = 'due' AND due_at <= %(expired)s""",
-    # The outbox: claimed earlier but never sent (the dispatcher died): take it back.
-    """UPDATE checkins SET claimed_by = %(tick)s, claimed_at = %(now)s
-       WHERE state = 'due' AND (claimed_at IS NULL OR claimed_at <= %(stale)s)""",
-    _CLAIM_NEW,
+_EXPIRE = """UPDATE checkins SET state = 'failed', error = 'expired: not sent in time'
+       WHERE state = 'due' AND due_at <= %(expired)s"""
+# The outbox: claimed earlier but never sent (the dispatcher died): take it back.
+_TAKE_BACK = """UPDATE checkins SET claimed_by = %(tick)s, claimed_at = %(now)s
+       WHERE state = 'due' AND (claimed_at IS NULL OR claimed_at <= %(stale)s)"""
+# A coach's "send a check-in now": these members, whatever their interval or hours, but
+# never one who paused, snoozed, stopped or cannot be reached (the member's choice wins).
+_CLAIM_CHOSEN = """
+INSERT INTO checkins (id, session_id, kind, state, prompt, due_at, channel_id, message_id,
+                      attempts, error, claimed_by, claimed_at, claim_key)
+SELECT %(id_prefix)s || printf('%%010d', row_number() OVER (ORDER BY s.id)), s.id, 'prompt', 'due', '',
+       %(now)s, '', '', 0, '', %(tick)s, %(now)s,
+       s.id || '/' || coalesce(s.last_prompt_at, '-') || '/' || s.unanswered
+FROM sessions s
+WHERE s.id IN (SELECT value FROM json_each(%(chosen)s)) AND s.status = 'active'
+  AND (s.snoozed_until IS NULL OR s.snoozed_until <= %(now)s)
+  AND NOT EXISTS (SELECT 1 FROM checkins o WHERE o.session_id = s.id AND o.state = 'due')
+ON CONFLICT DO NOTHING"""
+_AFTER_CLAIM = [
     # The previous check-in of a member asked again went unanswered.
     f"""UPDATE checkins SET state = 'missed'
         WHERE state = 'sent' AND session_id IN ({_NEW_CLAIMS})""",
@@ -223,10 +234,21 @@ _CLAIM_STATEMENTS = [
        WHERE c.claimed_by = %(tick)s AND c.state = 'due' AND c.claimed_at = %(now)s
        ORDER BY c.id""",
 ]
+_CLAIM_STATEMENTS = [_EXPIRE, _TAKE_BACK, _CLAIM_NEW, *_AFTER_CLAIM]
+_CLAIM_CHOSEN_STATEMENTS = [_CLAIM_CHOSEN, *_AFTER_CLAIM]
 
 
 def claim(now: datetime.datetime | None = None, tick_id: str | None = None) -> Tick:
     """Claim every due member and every orphaned unsent check-in: one D1 request."""
+    return _claim(_CLAIM_STATEMENTS, now, tick_id)
+
+
+def claim_chosen(session_ids: list[str], now: datetime.datetime | None = None) -> Tick:
+    """Claim these members now (a coach's "send a check-in now"): one D1 request."""
+    return _claim(_CLAIM_CHOSEN_STATEMENTS, now, None, chosen=json.dumps(list(session_ids)))
+
+
+def _claim(statements: list[str], now, tick_id, **extra) -> Tick:
     now = now or timezone.now()
     tick = Tick(tick_id or new_id(), now)
     grace = max(_setting("CHECKIN_OUTBOX_GRACE_SECONDS", 600.0), spread_seconds() + 120)
@@ -240,8 +262,9 @@ def claim(now: datetime.datetime | None = None, tick_id: str | None = None) -> T
         "silence": AUTO_PAUSE_REASON,
         "stale": _db_time(now - datetime.timedelta(seconds=grace)),
         "expired": _db_time(now - datetime.timedelta(minutes=_setting("CHECKIN_OUTBOX_MAX_AGE_MINUTES", 60))),
+        **extra,
     }
-    results = _send_batch([(sql, values) for sql in _CLAIM_STATEMENTS])
+    results = _send_batch([(sql, values) for sql in statements])
     tick.claimed = [_claimed(row) for row in results[-1].rows]
     log.info("tick %s claimed %d check-ins", tick.tick_id, len(tick.claimed))
     return tick
@@ -526,6 +549,22 @@ def run_tick(now: datetime.datetime | None = None, **send_options) -> Tick:
         connection.set_priority(1)
     log.info("tick %s: %d sent, %d to retry, %d failed, %d unreachable", tick.tick_id,
              tick.count("sent"), tick.count("retry"), tick.count("failed"), tick.count("unreachable"))
+    return tick
+
+
+def send_now(session_ids: list[str]) -> None:
+    """Queue a coach's "send a check-in now" for the task cluster (the web request returns at once)."""
+    from django_q.tasks import async_task
+
+    async_task("sessions_app.dispatch.send_now_task", list(session_ids))
+
+
+def send_now_task(session_ids: list[str], now: datetime.datetime | None = None, **send_options) -> Tick:
+    """Claim the chosen members (one request), send without spreading, record, publish."""
+    tick = claim_chosen(session_ids, now)
+    send(tick, spread=0, **send_options)
+    publish_after_tick(tick)
+    log.info("send-now %s: %d asked, %d sent", tick.tick_id, len(session_ids), tick.count("sent"))
     return tick
 
 

@@ -28,8 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.utils import timezone
 
-from sessions_app.ids import new_id
-from sessions_app.models import CheckIn, Session, Summary
+from sessions_app.models import Session, Summary
 
 log = logging.getLogger("coachbot.publish")
 
@@ -186,24 +185,9 @@ def _when(text: str | None) -> datetime.datetime | None:
         return None
 
 
-def send_checkins_now(sessions: list[Session], now=None) -> str:
-    """Ask these members now. Returns "sent" when dispatch sent them, "queued" when the next tick will.
+def send_checkins_now(sessions: list[Session]) -> str:
+    """Ask these members now: the task cluster claims and sends at once (dispatch.send_now)."""
+    from sessions_app.dispatch import send_now
 
-    Without ``sessions_app.dispatch.send_now`` a due CheckIn is written for each member
-    (one request), which the dispatcher's next tick sends.
-    """
-    ids = [s.pk for s in sessions]
-    try:
-        from sessions_app.dispatch import send_now
-    except ImportError:
-        send_now = None
-    if send_now is not None:
-        send_now(ids)
-        return "sent"
-    now = now or timezone.now()
-    CheckIn.objects.bulk_create([
-        CheckIn(id=new_id(), session=s, kind=CheckIn.Kind.PROMPT, state=CheckIn.State.DUE,
-                prompt=s.next_prompt, due_at=now)
-        for s in sessions
-    ])
-    return "queued"
+    send_now([s.pk for s in sessions])
+    return "sending"

@@ -387,12 +387,9 @@ class SessionAdmin(admin.ModelAdmin):
         if not rows:
             self.message_user(request, _("Only active members get check-ins."), messages.WARNING)
             return
-        outcome = publish.send_checkins_now(rows)
-        if outcome == "sent":
-            text = ngettext("Sent a check-in to %(n)d member.", "Sent check-ins to %(n)d members.", len(rows))
-        else:
-            text = ngettext("Queued a check-in for %(n)d member: the next scheduler tick sends it.",
-                            "Queued check-ins for %(n)d members: the next scheduler tick sends them.", len(rows))
+        publish.send_checkins_now(rows)
+        text = ngettext("Sending a check-in to %(n)d member now (unless they paused or snoozed).",
+                        "Sending check-ins to %(n)d members now (unless they paused or snoozed).", len(rows))
         self.message_user(request, text % {"n": len(rows)}, messages.SUCCESS)
 
     @admin.action(description=gettext_lazy("Pause check-ins"))

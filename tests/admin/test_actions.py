@@ -57,14 +57,18 @@ def test_stop_and_mark_reachable(as_user, ana):
     assert Session.objects.get(pk=unreachable[0].pk).status_reason == ""
 
 
-def test_send_now_queues_a_due_check_in_for_active_members_only(as_user, ana):
+def test_send_now_hands_active_members_to_the_task_cluster(as_user, ana, monkeypatch):
     active, paused = make_members(ana, 2, "a"), make_members(ana, 1, "p", status="paused")
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args: queued.append((func, args)))
 
     response, counter = run(as_user(ana), "send_checkin_now", active + paused)
 
-    assert counter.requests == 3
-    due = CheckIn.objects.filter(state="due")
-    assert sorted(due.values_list("session_id", flat=True)) == sorted(m.pk for m in active)
+    assert counter.requests == 2  # the list, the selection: the claim happens in the task
+    (func, (ids,)), = queued
+    assert func == "sessions_app.dispatch.send_now_task"
+    assert sorted(ids) == sorted(m.pk for m in active)
+    assert not CheckIn.objects.filter(state="due").exists()
 
 
 def test_exporting_250_members_takes_one_request_per_100(as_user, ana):
