@@ -150,8 +150,10 @@ CACHES = {
 Q_CLUSTER = {
     "name": "coachbot",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": 300,
-    "retry": 600,
+    # A tick sends for at most CHECKIN_SPREAD_SECONDS plus N / 45 s (5,000 members: ~5 min):
+    # it must finish well inside the 20-minute window before the task is given up.
+    "timeout": 1080,
+    "retry": 1200,
     "max_attempts": 1,
     "catch_up": False,
     "label": "Task queue",
