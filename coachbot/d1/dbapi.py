@@ -138,10 +138,10 @@ def adapt(value):
 
 
 class _Queued:
-    __slots__ = ("sql", "params", "cursor", "result")
+    __slots__ = ("sql", "params", "result", "dropped")
 
-    def __init__(self, sql: str, params: list, cursor: Cursor) -> None:
-        self.sql, self.params, self.cursor, self.result = sql, params, cursor, None
+    def __init__(self, sql: str, params: list) -> None:
+        self.sql, self.params, self.result, self.dropped = sql, params, None, False
 
 
 class Connection:
@@ -195,6 +195,7 @@ class Connection:
 
     def _end(self) -> None:
         self.in_transaction = False
+        _drop(self._queue)
         self._queue, self._sent, self._savepoints = [], 0, {}
 
     # -- savepoints: positions in the queue --------------------------------------------
@@ -208,14 +209,16 @@ class Connection:
         position = self._savepoints[name]
         if position < self._sent:
             log.error("savepoint rollback after an early flush: some statements stay committed")
-        del self._queue[max(position - self._sent, 0):]
+        start = max(position - self._sent, 0)
+        _drop(self._queue[start:])
+        del self._queue[start:]
 
     # -- sending ----------------------------------------------------------------------
     def queued(self) -> int:
         return len(self._queue)
 
-    def enqueue(self, sql: str, params: list, cursor: Cursor) -> _Queued:
-        item = _Queued(sql, params, cursor)
+    def enqueue(self, sql: str, params: list) -> _Queued:
+        item = _Queued(sql, params)
         self._queue.append(item)
         return item
 
@@ -244,7 +247,11 @@ class Connection:
     def _send_queue(self, extra: tuple[str, list] | None = None) -> list[Result]:
         items, self._queue = self._queue, []
         statements = [(i.sql, i.params) for i in items] + ([extra] if extra else [])
-        results = self.send(statements)
+        try:
+            results = self.send(statements)
+        except BaseException:
+            _drop(items)  # the batch is atomic: none of them ran, or it is unknown whether
+            raise
         self._sent += len(items)
         for item, result in zip(items, results, strict=False):
             item.result = result
@@ -269,7 +276,7 @@ class Cursor:
         if prefetched is not None:
             self._set(prefetched)
         elif conn.in_transaction and not needs_result(sql):
-            self._pending = [conn.enqueue(sql, values, self)]
+            self._pending = [conn.enqueue(sql, values)]
             self._set(None)
         elif conn.in_transaction and conn.queued():
             why = f"a statement needs its result ({_head(sql)})"
@@ -286,7 +293,7 @@ class Cursor:
         if not statements:
             self._set(Result([], [], 0, None))
         elif conn.in_transaction:
-            self._pending = [conn.enqueue(sql, values, self) for sql, values in statements]
+            self._pending = [conn.enqueue(sql, values) for sql, values in statements]
             self._set(None)
         else:  # one batch: all rows or none, like the same statements inside atomic()
             self._set(_total(conn.send(statements)))
@@ -299,6 +306,11 @@ class Cursor:
 
     def _resolve(self) -> Result | None:
         if self._pending:
+            if any(item.dropped for item in self._pending):
+                raise ProgrammingError(
+                    f"the queued write ({_head(self._pending[-1].sql)}) has no result: it was "
+                    "rolled back (to a savepoint, or with its transaction) or its batch failed"
+                )
             if self._pending[-1].result is None:
                 why = f"the result of a queued write was read ({_head(self._pending[-1].sql)})"
                 self.connection.flush_early(why)
@@ -354,6 +366,12 @@ class Cursor:
 
     def setoutputsize(self, size, column=None) -> None:
         pass
+
+
+def _drop(items: list[_Queued]) -> None:
+    """Mark queued writes that will never be sent, so their cursors refuse to read them."""
+    for item in items:
+        item.dropped = True
 
 
 def _total(results: list[Result]) -> Result:

@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, ProgrammingError, transaction
 
 from coachbot.d1 import RequestCounter, queue_update
+from coachbot.d1 import errors
 from coachbot.d1.errors import EarlyFlushError
 from tests.d1test.models import Author, Book
 
@@ -74,6 +75,30 @@ def test_savepoint_rollback_drops_only_the_writes_after_the_savepoint(author):
         transaction.savepoint_commit(sid, using="d1")
     assert counter.requests == 1
     assert sorted(Book.objects.values_list("id", flat=True)) == ["kept", "released"]
+
+
+def test_reading_a_write_dropped_by_a_savepoint_rollback_raises_and_sends_nothing(author, d1):
+    with RequestCounter() as counter, transaction.atomic(using="d1"):
+        write_books(author, "kept")
+        sid = transaction.savepoint(using="d1")
+        cursor = d1.cursor()
+        cursor.execute("UPDATE d1test_author SET age = 1")
+        transaction.savepoint_rollback(sid, using="d1")
+        with pytest.raises(errors.ProgrammingError, match="rolled back"):
+            cursor.rowcount  # noqa: B018 - reading it is the test
+        assert counter.requests == 0
+    assert counter.requests == 1 and counter.early_flushes == 0
+    assert Author.objects.get().age == 0
+
+
+def test_reading_a_write_after_its_transaction_rolled_back_raises(author, d1):
+    with pytest.raises(Boom), transaction.atomic(using="d1"):
+        cursor = d1.cursor()
+        cursor.execute("UPDATE d1test_author SET age = 1")
+        raise Boom
+    with RequestCounter() as counter, pytest.raises(errors.ProgrammingError, match="no result"):
+        cursor.rowcount  # noqa: B018
+    assert counter.requests == 0
 
 
 def test_on_commit_callbacks_run_in_order_after_the_batch_succeeds(author):
