@@ -62,9 +62,6 @@ def status_key(user_id: str) -> str:
     return f"user:{user_id}:last_status"
 
 
-member_key = summary_key  # what the admin compares with D1
-
-
 def _kv():
     """The KV cache, or None while it is not configured."""
     if KV_CACHE not in settings.CACHES:
@@ -183,11 +180,3 @@ def _when(text: str | None) -> datetime.datetime | None:
         return datetime.datetime.fromisoformat(text) if text else None
     except ValueError:
         return None
-
-
-def send_checkins_now(sessions: list[Session]) -> str:
-    """Ask these members now: the task cluster claims and sends at once (dispatch.send_now)."""
-    from sessions_app.dispatch import send_now
-
-    send_now([s.pk for s in sessions])
-    return "sending"

@@ -54,6 +54,7 @@ _DATETIME_TRUNC = {
     "minute": "strftime('%%Y-%%m-%%d %%H:%%M:00', {x})",
     "second": "strftime('%%Y-%%m-%%d %%H:%%M:%%S', {x})",
 }
+_CLOCK_DAY = "('2000-01-01 ' || t)"  # a time of day ('HH:MM:SS[.ffffff]') as a datetime text
 
 
 def _seconds(x: str) -> str:
@@ -77,11 +78,12 @@ def _micros(x: str, fraction_at: int) -> str:
     )
 
 
-def _from_micros(t: str) -> str:
+def _from_micros(t: str, shape: str = "%%Y-%%m-%%d %%H:%%M:%%S") -> str:
+    """Microseconds since the epoch as text in ``shape``, with a fraction when there is one."""
     frac = f"((({t}) %% 1000000 + 1000000) %% 1000000)"
     secs = f"((({t}) - {frac}) / 1000000)"
     return (
-        f"(strftime('%%Y-%%m-%%d %%H:%%M:%%S', {secs}, 'unixepoch') || "
+        f"(strftime('{shape}', {secs}, 'unixepoch') || "
         f"CASE WHEN {frac} = 0 THEN '' ELSE '.' || printf('%%06d', {frac}) END)"
     )
 
@@ -161,14 +163,17 @@ class DatabaseOperations(SQLiteOperations):
         lhs, rhs = sub_expressions
         if connector in ("*", "/"):
             return f"(({lhs}) {connector} ({rhs}))"
-        # One side is a duration (integer microseconds), the other a date/datetime text.
-        # Django passes each side's params once, so each side appears once: named in a
-        # one-row subquery, then used as often as the arithmetic needs.
-        datetime_left = _from_micros(f"{_micros('a', 21)} {connector} b")
-        datetime_right = _from_micros(f"{_micros('b', 21)} {connector} a")
+        # One side is a duration (integer microseconds), the other a date, datetime or
+        # time text. Django passes each side's params once, so each side appears once:
+        # named in a one-row subquery (t the text, d the duration), then used as often
+        # as the arithmetic needs. A time moves on a clock face: it wraps at midnight.
+        on_day = _from_micros(f"{_micros('t', 21)} {connector} d")
+        on_clock = _from_micros(f"{_micros(_CLOCK_DAY, 21)} {connector} d", "%%H:%%M:%%S")
+        is_duration = "typeof(a) IN ('integer', 'real')"
         return (
-            f"(SELECT CASE WHEN typeof(a) IN ('integer', 'real') THEN {datetime_right} "
-            f"ELSE {datetime_left} END FROM (SELECT {lhs} AS a, {rhs} AS b))"
+            f"(SELECT CASE WHEN substr(t, 3, 1) = ':' THEN {on_clock} ELSE {on_day} END "
+            f"FROM (SELECT iif({is_duration}, b, a) AS t, iif({is_duration}, a, b) AS d "
+            f"FROM (SELECT {lhs} AS a, {rhs} AS b)))"
         )
 
     def subtract_temporals(self, internal_type, lhs, rhs):

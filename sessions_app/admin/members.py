@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from coachbot.d1 import fetch_many, queue_update
-from sessions_app import publish
+from sessions_app import dispatch, publish
 from sessions_app.coach import get_coach, parse_report
 from sessions_app.coaching import build_context, load_context
 from sessions_app.ids import new_id
@@ -130,14 +130,10 @@ class SessionAdmin(admin.ModelAdmin):
         return MemberChangeList
 
     def changelist_view(self, request, extra_context=None):
-        request._now = timezone.now()
         request._coach_names = roles.coach_names() if request.user.is_superuser else {}
         return super().changelist_view(request, extra_context)
 
     # -- the list's columns ------------------------------------------------------------
-    def _now(self, request=None):
-        return getattr(request, "_now", None) or timezone.now()
-
     @admin.display(description=gettext_lazy("member"), ordering="display_name")
     def name(self, obj):
         return format_html('{}<br><span class="cb-muted">{}</span>', obj.display_name or "—", obj.user_id)
@@ -227,9 +223,6 @@ class SessionAdmin(admin.ModelAdmin):
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields
-
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         page = obj.admin_page
         now = timezone.now()
@@ -279,9 +272,6 @@ class SessionAdmin(admin.ModelAdmin):
         transaction.on_commit(
             lambda: publish.publish_member(session.pk, summary=saved, session=session), using=D1
         )
-
-    def save_formset(self, request, form, formset, change):
-        formset.save()
 
     # -- side views: preview, note, republish -------------------------------------------
     def get_urls(self):
@@ -387,7 +377,7 @@ class SessionAdmin(admin.ModelAdmin):
         if not rows:
             self.message_user(request, _("Only active members get check-ins."), messages.WARNING)
             return
-        publish.send_checkins_now(rows)
+        dispatch.send_now([s.pk for s in rows])
         text = ngettext("Sending a check-in to %(n)d member now (unless they paused or snoozed).",
                         "Sending check-ins to %(n)d members now (unless they paused or snoozed).", len(rows))
         self.message_user(request, text % {"n": len(rows)}, messages.SUCCESS)

@@ -179,6 +179,30 @@ def test_duration_arithmetic_matches_stock_sqlite(same_rows):
     assert_same(lambda db: Author.objects.using(db).filter(joined__lt=F("joined") + F("nap")).values_list("name", flat=True).order_by("name"))
 
 
+def on_clock(time, delta):
+    """A time of day moved by ``delta``, wrapping at midnight (as PostgreSQL's time + interval)."""
+    return time and (datetime.datetime.combine(datetime.date(2000, 1, 1), time) + delta).time()
+
+
+@pytest.mark.parametrize("same_rows", ZONES[:1], indirect=True)
+def test_time_and_duration_arithmetic_moves_on_a_clock_face(same_rows):
+    # Stock SQLite gives NULL here (its Python function cannot read a bare time), so
+    # the reference is the clock arithmetic itself.
+    rows = list(Author.objects.using("d1").order_by("name").values_list("name", "wakes", "nap"))
+    step = datetime.timedelta(hours=10, microseconds=7)
+    ours = annotated(F("wakes") + step)("d1")
+    assert list(ours) == [on_clock(wakes, step) for _, wakes, _ in rows]
+    ours = annotated(F("wakes") - step)("d1")
+    assert list(ours) == [on_clock(wakes, -step) for _, wakes, _ in rows]
+    expected = [on_clock(wakes, nap) for _, wakes, nap in rows]
+    assert list(annotated(F("wakes") + F("nap"))("d1")) == expected
+    assert list(annotated(F("nap") + F("wakes"))("d1")) == expected
+    not_wrapped = Author.objects.using("d1").filter(wakes__lt=F("wakes") + step).order_by("name")
+    assert list(not_wrapped.values_list("name", flat=True)) == [
+        name for name, wakes, _ in rows if wakes and wakes < on_clock(wakes, step)
+    ]
+
+
 @zones
 def test_updating_with_duration_arithmetic_matches_stock_sqlite(same_rows):
     for db in ("d1", "sqlite_ref"):
