@@ -6,8 +6,8 @@ import datetime
 
 from django.utils.translation import gettext as _
 
-from discord_app.timing import zone
 from sessions_app.models import Session
+from sessions_app.schedule import zone
 
 
 def day_names() -> list[str]:
@@ -16,7 +16,7 @@ def day_names() -> list[str]:
 
 def local_time(session: Session, moment: datetime.datetime) -> str:
     """ "2026-12-04 15:30 (Asia/Tokyo)": a time in the member's own zone."""
-    local = moment.astimezone(zone(session.timezone))
+    local = moment.astimezone(zone(session))
     return f"{local:%Y-%m-%d %H:%M} ({session.timezone})"
 
 

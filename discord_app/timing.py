@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime
 import re
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
+
+from sessions_app.schedule import zone
 
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _JA_DAYS = {"月": 1, "火": 2, "水": 3, "木": 4, "金": 5, "土": 6, "日": 7}
@@ -24,14 +26,6 @@ MAX_PAUSE = datetime.timedelta(days=90)
 
 class Invalid(ValueError):
     """A value the member typed that we can't use; the message is for logs, not members."""
-
-
-def zone(name: str) -> ZoneInfo:
-    """The member's time zone, UTC when the stored name is unknown."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +89,7 @@ def parse_pause(text: str, now: datetime.datetime, session) -> datetime.datetime
     """When a pause of "2h", "3d", "1h30m" or "until tomorrow" ends (aware, UTC-comparable)."""
     text = " ".join(text.strip().lower().split())
     if text in _TOMORROW:
-        local = now.astimezone(zone(session.timezone))
+        local = now.astimezone(zone(session))
         tomorrow = local.date() + datetime.timedelta(days=1)
         return datetime.datetime.combine(tomorrow, session.work_start, tzinfo=local.tzinfo)
     text = text.removeprefix("for ").replace(" ", "")
