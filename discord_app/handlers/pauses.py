@@ -20,7 +20,7 @@ from sessions_app.models import Session
 from sessions_app.schedule import done_for_today_until
 
 RUNNING = (Session.Status.ACTIVE, Session.Status.PAUSED)
-DEFAULT_SNOOZE = 60
+DEFAULT_SNOOZE = 60  # minutes: /snooze without an option, and the Snooze 1h button
 
 
 def _running(ix: Interaction) -> tuple[Session | None, dict | None]:
@@ -38,16 +38,14 @@ def pause(ix: Interaction) -> dict:
     if refusal:
         return refusal
     now, duration = timezone.now(), ix.options().get("duration")
-    if not duration:
-        members.change(session, now, status=Session.Status.PAUSED, status_reason="member",
-                       paused_until=None)
-        return private(_("Check-ins paused. /resume brings them back."))
     try:
-        until = timing.parse_pause(str(duration), now, session)
+        until = timing.parse_pause(str(duration), now, session) if duration else None
     except timing.Invalid:
         return private(_("I can't read that duration. Try 30m, 2h, 3d or until tomorrow."))
     members.change(session, now, status=Session.Status.PAUSED, status_reason="member",
                    paused_until=until)
+    if until is None:
+        return private(_("Check-ins paused. /resume brings them back."))
     return private(_("Check-ins paused until %(when)s.") % {"when": local_time(session, until)})
 
 
@@ -67,8 +65,9 @@ def snooze(ix: Interaction) -> dict:
     minutes = ix.options().get("minutes", DEFAULT_SNOOZE)
     if type(minutes) is not int or not 5 <= minutes <= 480:
         return private(_("Snooze for 5 to 480 minutes."))
-    until = timezone.now() + datetime.timedelta(minutes=minutes)
-    members.change(session, timezone.now(), snoozed_until=until)
+    now = timezone.now()
+    until = now + datetime.timedelta(minutes=minutes)
+    members.change(session, now, snoozed_until=until)
     return private(_("Snoozed until %(when)s.") % {"when": local_time(session, until)})
 
 
@@ -80,7 +79,7 @@ def snooze_button(ix: Interaction, checkin_id: str) -> dict:
     if refusal:
         return refusal
     now = timezone.now()
-    until = now + datetime.timedelta(hours=1)
+    until = now + datetime.timedelta(minutes=DEFAULT_SNOOZE)  # the button says "Snooze 1h"
     members.change(session, now, snoozed_until=until)
     note = _("😴 Snoozed until %(when)s.") % {"when": local_time(session, until)}
     return _close(ix, checkin_id, note)
