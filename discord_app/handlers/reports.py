@@ -53,25 +53,17 @@ def _coach(ix: Interaction, report: Report, checkin_id: str) -> dict:
     if loaded.replayed:
         return _replayed(ix, loaded)
     answered = _answered_message(ix, loaded, checkin_id)
-    if settings.COACH_LLM_URL:
-        return _defer(ix, loaded, report, checkin_id, answered, now)
-    coach_reply = get_coach().reply(build_context(loaded, now), report)
+    # With the LLM coach the report is recorded now and a task asks for the reply.
+    coach_reply = None if settings.COACH_LLM_URL else get_coach().reply(build_context(loaded, now), report)
     record_report(loaded, report, reply=coach_reply, interaction_id=ix.id,
                   checkin_id=checkin_id or None, now=now)
     members.remember_next(ix.user_id, report.next)
+    if coach_reply is None:
+        enqueue(deliver_reply, ix.as_task_args(), loaded.session.pk, answered)
+        return deferred(ephemeral=not ix.in_dm)
     if answered:
         enqueue(disable_buttons, *answered, loaded.session.locale)
     return reply(coach_reply.render(), ephemeral=not ix.in_dm)
-
-
-def _defer(ix: Interaction, loaded: Loaded, report: Report, checkin_id: str,
-           answered: list[str] | None, now) -> dict:
-    """Record the report now, let a task ask the LLM and deliver the reply."""
-    record_report(loaded, report, reply=None, interaction_id=ix.id,
-                  checkin_id=checkin_id or None, now=now)
-    members.remember_next(ix.user_id, report.next)
-    enqueue(deliver_reply, ix.as_task_args(), loaded.session.pk, answered)
-    return deferred(ephemeral=not ix.in_dm)
 
 
 def _answered_message(ix: Interaction, loaded: Loaded, checkin_id: str) -> list[str] | None:
