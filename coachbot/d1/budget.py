@@ -52,6 +52,12 @@ class Stats:
 stats = Stats()
 
 
+def spend(budget: Budget, priority: int, statements: int = 1, service: str = "d1") -> None:
+    """Wait for a slot and count the request: every request, local or remote, passes here."""
+    budget.acquire(priority)
+    stats.count(statements, service)
+
+
 class Unlimited:
     """No pacing: the embedded local D1 and KV spend no Cloudflare budget."""
 
@@ -65,11 +71,12 @@ class Unlimited:
         pass
 
 
-class MemoryBudget:
-    """A sliding window of ``limit`` requests per ``window`` seconds, for one process.
+class SlidingWindow:
+    """What every shared window has: the limit, the reserve, and the wait-and-retry loop.
 
     ``priority`` > 0 may use the whole window; priority 0 (background work such as
     the check-in dispatcher) leaves ``reserve`` slots for members' interactions.
+    A subclass says in ``_try(cap)`` whether one more send fits under ``cap``.
     """
 
     def __init__(
@@ -82,37 +89,52 @@ class MemoryBudget:
     ) -> None:
         if limit < 1:
             raise ValueError("a budget needs at least one request per window")
-        self.limit, self.window, self.reserve = limit, window, min(reserve, limit - 1)
+        self.limit, self.window, self.reserve = limit, float(window), min(reserve, limit - 1)
         self.clock, self.sleep = clock, sleep
+
+    def acquire(self, priority: int = 0) -> float:
+        """Wait until one more request fits; return the seconds waited."""
+        cap = self.limit if priority > 0 else self.limit - self.reserve
+        waited = 0.0
+        while (delay := self._try(cap)) > 0:
+            self.sleep(delay)
+            waited += delay
+        return waited
+
+    def _try(self, cap: int) -> float:
+        """Record one send and return 0 if it fits under ``cap``, else the seconds to wait."""
+        raise NotImplementedError
+
+
+class MemoryBudget(SlidingWindow):
+    """A sliding window of ``limit`` requests per ``window`` seconds, for one process."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self._sent: deque[float] = deque()
         self._blocked_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self, priority: int = 0) -> float:
-        waited = 0.0
-        while True:
-            with self._lock:
-                delay = self._delay(priority)
-                if delay <= 0:
-                    self._sent.append(self.clock())
-                    return waited
-            self.sleep(delay)
-            waited += delay
+    def _try(self, cap: int) -> float:
+        with self._lock:
+            delay = self._delay(cap)
+            if delay <= 0:
+                self._sent.append(self.clock())
+            return delay
 
-    def _delay(self, priority: int) -> float:
+    def _delay(self, cap: int) -> float:
         now = self.clock()
         if now < self._blocked_until:
             return self._blocked_until - now
         while self._sent and self._sent[0] <= now - self.window:
             self._sent.popleft()
-        cap = self.limit if priority > 0 else self.limit - self.reserve
         if len(self._sent) < cap:
             return 0.0
         return self._sent[len(self._sent) - cap] + self.window - now
 
     def remaining(self) -> int:
         with self._lock:
-            self._delay(1)
+            self._delay(self.limit)
             return self.limit - len(self._sent)
 
     def block_until(self, when_epoch: float) -> None:
@@ -120,25 +142,16 @@ class MemoryBudget:
             self._blocked_until = max(self._blocked_until, when_epoch)
 
 
-class FileBudget:
+class FileBudget(SlidingWindow):
     """The same window shared by every process on this machine through a SQLite file.
 
     Each acquire is one short IMMEDIATE transaction: count the sends inside the
     window, record ours if it fits, otherwise learn how long to wait.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        limit: int,
-        window: float,
-        reserve: int = 0,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.path, self.limit, self.window = str(path), limit, window
-        self.reserve = min(reserve, limit - 1)
-        self.clock, self.sleep = clock, sleep
+    def __init__(self, path: str | Path, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.path = str(path)
         with self._db() as db:
             db.execute("CREATE TABLE IF NOT EXISTS sent (at REAL NOT NULL)")
             db.execute("CREATE INDEX IF NOT EXISTS sent_at ON sent (at)")
@@ -148,16 +161,6 @@ class FileBudget:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         return _Closing(db)
-
-    def acquire(self, priority: int = 0) -> float:
-        waited = 0.0
-        cap = self.limit if priority > 0 else self.limit - self.reserve
-        while True:
-            delay = self._try(cap)
-            if delay <= 0:
-                return waited
-            self.sleep(delay)
-            waited += delay
 
     def _try(self, cap: int) -> float:
         with self._db() as db:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .budget import Budget, Unlimited, stats
+from .budget import Budget, Unlimited, spend
 from .errors import BudgetExhausted, OperationalError
 
 log = logging.getLogger("coachbot.d1.cloudflare")
@@ -61,8 +61,7 @@ class CloudflareAPI:
         attempt = 0
         while True:
             attempt += 1
-            self.budget.acquire(priority)
-            stats.count(statements, service)
+            spend(self.budget, priority, statements, service)
             try:
                 response = self._client.request(method, path, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from .budget import Budget, Unlimited, stats
+from .budget import Budget, Unlimited, spend
 
 ALLOWED_PRAGMAS = frozenset({
     "table_list", "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
@@ -96,8 +96,7 @@ class LocalD1:
     def post(self, body: dict, *, read_only: bool = False, priority: int = 1) -> tuple[int, dict]:
         body = json.loads(json.dumps(body))  # exactly what would travel over HTTP
         items = body.get("batch", [body])
-        self.budget.acquire(priority)
-        stats.count(len(items))
+        spend(self.budget, priority, len(items))
         with self._lock:
             try:
                 results = self._run_batch([(i.get("sql", ""), i.get("params") or []) for i in items])

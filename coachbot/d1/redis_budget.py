@@ -9,9 +9,9 @@ within a fraction of the window, which NTP gives).
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
+
+from .budget import SlidingWindow
 
 # KEYS[1] the sent set, KEYS[2] the block key; ARGV: now, window, cap, member.
 # Returns 0 when a slot was taken, else the seconds to wait (as a string: Lua numbers
@@ -42,46 +42,25 @@ return 0
 """
 
 
-class RedisBudget:
+class RedisBudget(SlidingWindow):
     """``limit`` requests per ``window`` seconds for all processes on all machines.
 
     ``priority`` 0 (background work) leaves ``reserve`` slots for interactions.
     """
 
-    def __init__(
-        self,
-        url: str,
-        limit: int,
-        window: float,
-        reserve: int = 0,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        *,
-        key: str = "coachbot:cloudflare-budget",
-    ) -> None:
+    def __init__(self, url: str, *args, key: str = "coachbot:cloudflare-budget", **kwargs) -> None:
         import redis  # the "redis" extra; only needed when a Redis URL is configured
 
-        if limit < 1:
-            raise ValueError("a budget needs at least one request per window")
-        self.limit, self.window, self.reserve = limit, float(window), min(reserve, limit - 1)
-        self.clock, self.sleep = clock, sleep
+        super().__init__(*args, **kwargs)
         self.keys = [f"{key}:sent", f"{key}:blocked"]
         self.redis = redis.Redis.from_url(url)
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._block = self.redis.register_script(_BLOCK)
 
-    def acquire(self, priority: int = 0) -> float:
-        """Wait until one more request fits; return the seconds waited."""
-        cap = self.limit if priority > 0 else self.limit - self.reserve
-        waited = 0.0
-        while True:
-            now = self.clock()
-            member = f"{now!r}:{uuid.uuid4().hex}"  # unique even for equal times
-            delay = float(self._acquire(keys=self.keys, args=[repr(now), repr(self.window), cap, member]))
-            if delay <= 0:
-                return waited
-            self.sleep(delay)
-            waited += delay
+    def _try(self, cap: int) -> float:
+        now = self.clock()
+        member = f"{now!r}:{uuid.uuid4().hex}"  # unique even for equal times
+        return float(self._acquire(keys=self.keys, args=[repr(now), repr(self.window), cap, member]))
 
     def remaining(self) -> int:
         now = self.clock()

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
-from coachbot.d1.budget import Budget, Unlimited, stats
+from coachbot.d1.budget import Budget, Unlimited, spend
 
 from .rest import (
     BULK_GET_KEYS,
@@ -120,8 +120,7 @@ class LocalKV:
         json: object = None,  # noqa: A002 - httpx's name
         files: dict | None = None,
     ) -> Reply:
-        self.budget.acquire(priority)
-        stats.count(service="kv")
+        spend(self.budget, priority, service="kv")
         body = _round_trip(json)
         head, _, rest = path.partition("/")
         route = f"{method} {head}{'/' if rest else ''}"
