@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/admin.py   (on a throwaway local D1 and local KV). Prints a
 table, then one JSON line.
 
-"requests" is what coachbot sends (D1, plus KV on the member page and after a save).
+"requests" is what coachbot sends (D1, plus KV on the member page, after a save and after
+an action that changes members).
 "statements" is the baseline: the same pages on a peer engine that sends one request
 per statement (django-cf's REST engine) would send one request for each of them.
 """

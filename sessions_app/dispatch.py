@@ -527,10 +527,7 @@ def publish_after_tick(tick: Tick) -> int:
         session = item.session
         if outcome is not None and outcome.result == "unreachable":
             session.status = Session.Status.UNREACHABLE
-        entries.update(publish.schedule_entries(
-            session, schedule.next_checkin_at(session, tick.now),
-            outcome.result if outcome else "due", tick.now,
-        ))
+        entries.update(publish.schedule_entries(session, outcome.result if outcome else "due", tick.now))
     return publish.publish(entries)
 
 

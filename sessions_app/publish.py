@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.utils import timezone
 
+from sessions_app import schedule
 from sessions_app.models import Session, Summary
 
 log = logging.getLogger("coachbot.publish")
@@ -71,16 +72,26 @@ def _kv():
 
 def member_entries(
     session: Session, summary_text: str, summary_version: int, now: datetime.datetime,
-    next_checkin_at: datetime.datetime | None = None,
 ) -> dict[str, dict]:
     """The three KV entries of one member, as of ``now``."""
-    stamp = now.isoformat()
     expires = (now + datetime.timedelta(seconds=_ttl("KV_TTL", 300))).isoformat()
     return {
         summary_key(session.pk): {
-            "summary": summary_text, "version": summary_version, "published_at": stamp,
+            "summary": summary_text, "version": summary_version, "published_at": now.isoformat(),
             "expires_at": expires,
         },
+        **session_entries(session, now),
+    }
+
+
+def session_entries(session: Session, now: datetime.datetime) -> dict[str, dict]:
+    """The member's next prompt and status: what a change to the session alone touches.
+
+    The status carries the schedule's next check-in (``schedule.next_checkin_at``).
+    """
+    stamp = now.isoformat()
+    next_checkin_at = schedule.next_checkin_at(session, now)
+    return {
         prompt_key(session.pk): {"prompt": session.next_prompt, "version": session.version, "published_at": stamp},
         status_key(session.user_id): {
             "status": session.status, "unanswered": session.unanswered,
@@ -91,12 +102,9 @@ def member_entries(
     }
 
 
-def schedule_entries(
-    session: Session, next_checkin_at: datetime.datetime | None, last_checkin: str, now: datetime.datetime,
-) -> dict[str, dict]:
+def schedule_entries(session: Session, last_checkin: str, now: datetime.datetime) -> dict[str, dict]:
     """After a dispatcher tick: the member's next prompt and status (no summary change)."""
-    entries = member_entries(session, "", 0, now, next_checkin_at)
-    del entries[summary_key(session.pk)]
+    entries = session_entries(session, now)
     entries[status_key(session.user_id)]["last_checkin"] = last_checkin
     return entries
 
@@ -119,21 +127,38 @@ def publish_report(session: Session, summary_text: str, summary_version: int, no
     return publish(member_entries(session, summary_text, summary_version, now))
 
 
-def publish_member(session_id: str, *, summary: Summary | None = None, session: Session | None = None,
-                   now=None) -> KVState:
-    """Republish one member (after a coach's edit, or the admin's "republish" button)."""
+_READ = object()  # publish_member's default summary: read it from D1
+
+
+def publish_member(session_id: str, *, summary: Summary | None = _READ, session: Session | None = None,
+                   now: datetime.datetime | None = None) -> KVState:
+    """Republish one member (after a coach's edit, or the admin's "republish" button).
+
+    What is not passed is read from D1: pass ``session`` and ``summary`` (None: the
+    member has none yet) to publish without a request.
+    """
     if _kv() is None:
         return KVState(OFF)
     now = now or timezone.now()
     if session is None:
         session = Session.objects.get(pk=session_id)
-    if summary is None:
+    if summary is _READ:
         summary = Summary.objects.filter(session_id=session_id).first()
     entries = member_entries(session, summary.summary if summary else "", summary.version if summary else 0, now)
     if not publish(entries):
         return KVState(MISSING)
     value = entries[summary_key(session_id)]
     return KVState(IN_SYNC, value["version"], now, _when(value["expires_at"]))
+
+
+def publish_sessions(sessions: Iterable[Session], now: datetime.datetime | None = None) -> int:
+    """After a coach changed members (pause, resume, a saved member page): each one's next
+    prompt and status, in one bulk call."""
+    now = now or timezone.now()
+    entries: dict[str, dict] = {}
+    for session in sessions:
+        entries.update(session_entries(session, now))
+    return publish(entries)
 
 
 def publish_all(rows: Iterable[tuple[Session, Summary | None]], now=None) -> int:

@@ -1,11 +1,14 @@
 """The members admin: the list, the member page, its actions and side views.
 
 D1 requests per page, whatever the number of rows (see tests/admin): the list 1,
-the member page 1 (+1 KV read), a save 2 (the page's read, then one atomic batch)
-plus the KV write after commit.
+the member page 1 (+1 KV read), a save 2 (the page's read, then one atomic batch),
+a status action 3 (the list, the selection, one atomic batch). A save or an action
+that changed members then writes their KV entries in one bulk call, after the commit.
 """
 
 from __future__ import annotations
+
+import copy
 
 from django import forms
 from django.contrib import admin, messages
@@ -249,16 +252,22 @@ class SessionAdmin(admin.ModelAdmin):
         ]
 
     def save_model(self, request, obj, form, change):
-        """Changed fields and the summary, queued: the whole save is one atomic D1 batch."""
+        """Changed fields and the summary, queued: the whole save is one atomic D1 batch,
+        then one KV write once it committed."""
         now = timezone.now()
         changes = {name: getattr(obj, name) for name in form.changed_data if name in EDITABLE}
         if changes:
             queue_update(Session.objects.filter(pk=obj.pk), version=F("version") + 1, updated_at=now, **changes)
+        session = _after_update(obj) if changes else obj  # the form already set the new values
         if "summary_text" in form.changed_data:
-            self._write_summary(request, obj, form.cleaned_data["summary_text"], now)
+            summary = self._write_summary(request, obj.admin_page, form.cleaned_data["summary_text"], now)
+            transaction.on_commit(
+                lambda: publish.publish_member(session.pk, summary=summary, session=session, now=now), using=D1)
+        elif changes:
+            transaction.on_commit(lambda: publish.publish_sessions([session], now), using=D1)
 
-    def _write_summary(self, request, session, text, now):
-        page = session.admin_page
+    def _write_summary(self, request, page, text, now) -> Summary:
+        """Queue the coach's summary; returns it as D1 will hold it."""
         version = page.summary_version + 1
         fields = {"summary": text, "edited_by": Summary.Editor.COACH,
                   "editor_user_id": request.user.pk, "updated_at": now}
@@ -268,10 +277,7 @@ class SessionAdmin(admin.ModelAdmin):
         else:  # compare-and-set: a bot edit since the page's read makes this a no-op
             queue_update(Summary.objects.filter(pk=page.session.pk, version=page.summary_version),
                          version=version, **fields)
-        saved = Summary(session_id=page.session.pk, version=version, **fields)
-        transaction.on_commit(
-            lambda: publish.publish_member(session.pk, summary=saved, session=session), using=D1
-        )
+        return Summary(session_id=page.session.pk, version=version, **fields)
 
     # -- side views: preview, note, republish -------------------------------------------
     def get_urls(self):
@@ -336,10 +342,11 @@ class SessionAdmin(admin.ModelAdmin):
         self._require_coach(request)
         if request.method != "POST":
             return HttpResponseRedirect(self._member_url(object_id))
-        sessions, summaries = _fetch_for_publish(self.get_queryset(request), object_id)
+        sessions, summaries = fetch_many(self.get_queryset(request).filter(pk=object_id)[:1],
+                                         Summary.objects.filter(session_id=object_id)[:1])
         if not sessions:
             raise Http404(_("No such member."))
-        state = publish.publish_member(object_id, summary=summaries[0] if summaries else None)
+        state = publish.publish_member(object_id, session=sessions[0], summary=summaries[0] if summaries else None)
         if state.state == publish.OFF:
             messages.warning(request, _("KV is not configured: nothing was published."))
         else:
@@ -362,14 +369,17 @@ class SessionAdmin(admin.ModelAdmin):
         return rows
 
     def _set_status(self, request, queryset, *, allowed, message, **values):
-        rows = self._chosen(request, queryset)
-        ids = [s.pk for s in rows if s.status in allowed]
-        if ids:
+        """One atomic D1 write for the whole selection, then their KV status in one bulk write."""
+        rows = [s for s in self._chosen(request, queryset) if s.status in allowed]
+        if rows:
+            now = timezone.now()
             with transaction.atomic(using=D1):
-                queue_update(Session.objects.filter(pk__in=id_list(ids)), version=F("version") + 1,
-                             updated_at=timezone.now(), **values)
-        self.message_user(request, message(len(ids)) if ids else _("No member needed that change."),
-                          messages.SUCCESS if ids else messages.WARNING)
+                queue_update(Session.objects.filter(pk__in=id_list(s.pk for s in rows)), version=F("version") + 1,
+                             updated_at=now, **values)
+                changed = [_after_update(s, **values) for s in rows]
+                transaction.on_commit(lambda: publish.publish_sessions(changed, now), using=D1)
+        self.message_user(request, message(len(rows)) if rows else _("No member needed that change."),
+                          messages.SUCCESS if rows else messages.WARNING)
 
     @admin.action(description=gettext_lazy("Send a check-in now"))
     def send_checkin_now(self, request, queryset):
@@ -420,6 +430,11 @@ class SessionAdmin(admin.ModelAdmin):
         return export_response([s.pk for s in self._chosen(request, queryset)])
 
 
-def _fetch_for_publish(sessions, object_id):
-    return fetch_many(sessions.filter(pk=object_id).only("id")[:1], Summary.objects.filter(session_id=object_id)[:1])
+def _after_update(session: Session, **values) -> Session:
+    """A copy of ``session`` as the queued UPDATE leaves it (``values``, and the version bumped)."""
+    after = copy.copy(session)
+    for name, value in values.items():
+        setattr(after, name, value)
+    after.version += 1
+    return after
 

@@ -188,3 +188,56 @@ def test_without_kv_the_page_says_so_and_republish_writes_nothing(as_user, ana, 
 
     assert client.get(member_url(member)).context["kv"].state == publish.OFF
     assert client.post(member_url(member, "republish"), follow=True).status_code == 200
+
+
+def test_saving_a_status_change_publishes_the_members_kv_status_after_the_batch(as_user, ana, member, kv):
+    client = as_user(ana)
+    data = form_data(client.get(member_url(member)), status="paused", status_reason="on holiday")
+
+    with RequestCounter() as counter:
+        response = client.post(member_url(member), data)
+
+    assert response.status_code == 302
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)  # the page's read, one atomic batch; one KV write
+    member.refresh_from_db()
+    status = kv.get(publish.status_key(member.user_id))
+    assert (status["status"], status["next_checkin_at"], status["version"]) == ("paused", None, member.version)
+    assert kv.get(publish.summary_key(member.pk)) is None  # the summary did not change: not republished
+
+
+def test_saving_the_summary_and_the_status_publishes_both_with_the_new_versions(as_user, ana, member, kv):
+    client = as_user(ana)
+    data = form_data(client.get(member_url(member)), status="stopped", summary_text="Stopped for now.")
+
+    with RequestCounter() as counter:
+        client.post(member_url(member), data)
+
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
+    member.refresh_from_db()
+    assert kv.get(publish.status_key(member.user_id))["version"] == member.version == 2
+    assert kv.get(publish.summary_key(member.pk))["version"] == 4
+
+
+def test_a_kv_failure_never_fails_saving_the_member_page(as_user, ana, member, kv, monkeypatch):
+    client = as_user(ana)
+    data = form_data(client.get(member_url(member)), status="paused")
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("KV is down")
+
+    monkeypatch.setattr(kv, "set_many", broken)
+    response = client.post(member_url(member), data)
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.status == "paused"
+
+
+def test_republishing_is_one_d1_read_and_one_kv_write(as_user, ana, member, kv):
+    client = as_user(ana)
+
+    with RequestCounter() as counter:
+        client.post(member_url(member, "republish"))
+
+    assert (counter.d1_requests, counter.kv_requests) == (1, 1)
+    assert kv.get(publish.status_key(member.user_id))["version"] == member.version
