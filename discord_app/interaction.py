@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from discord_app.messages import EPHEMERAL, NO_MENTIONS, text_payload
+from discord_app.messages import EPHEMERAL, text_payload
 
 PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
 PONG, CHANNEL_MESSAGE, DEFERRED_MESSAGE, UPDATE_MESSAGE, AUTOCOMPLETE_RESULT = 1, 4, 5, 7, 8
@@ -157,8 +157,7 @@ def deferred(*, ephemeral: bool = False) -> dict[str, Any]:
 
 
 def update(content: str, components: list[dict[str, Any]]) -> dict[str, Any]:
-    data = {"content": content[:2000], "components": components, "allowed_mentions": NO_MENTIONS}
-    return {"type": UPDATE_MESSAGE, "data": data}
+    return {"type": UPDATE_MESSAGE, "data": {**text_payload(content), "components": components}}
 
 
 def choices(pairs: list[tuple[str, str]]) -> dict[str, Any]:
