@@ -18,7 +18,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWra
 from . import dbapi
 from .budget import make_budget
 from .client import DatabaseClient
-from .cloudflare import shared_api
+from .cloudflare import api_for
 from .creation import DatabaseCreation
 from .features import DatabaseFeatures
 from .introspection import DatabaseIntrospection
@@ -46,13 +46,10 @@ class DatabaseWrapper(SQLiteDatabaseWrapper):
 
     def get_connection_params(self):
         options = self.settings_dict["OPTIONS"]
-        budget_options = {**options}
         if options.get("api_token"):
-            api = shared_api(options.get("api_base_url", ""), options["api_token"],
-                             lambda: make_budget(budget_options))
-            target = RemoteD1(api, options.get("account_id", ""), self.settings_dict["NAME"])
+            target = RemoteD1(api_for(options), options.get("account_id", ""), self.settings_dict["NAME"])
         else:
-            target = LocalD1(self.settings_dict["NAME"], budget=make_budget(budget_options))
+            target = LocalD1(self.settings_dict["NAME"], budget=make_budget(options))
         return {"target": target, "strict": bool(options.get("strict_atomic"))}
 
     def get_new_connection(self, conn_params):

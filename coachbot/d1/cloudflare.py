@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .budget import Budget, Unlimited, spend
+from .budget import Budget, Unlimited, make_budget, spend
 from .errors import BudgetExhausted, OperationalError
 
 log = logging.getLogger("coachbot.d1.cloudflare")
 
 USER_AGENT = "coachbot-d1/0.1 (+httpx)"
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 
 
 @dataclass
@@ -124,6 +125,13 @@ def shared_api(base_url: str, token: str, budget_factory: Callable[[], Budget]) 
         if key not in _clients:
             _clients[key] = CloudflareAPI(base_url, token, budget=budget_factory())
         return _clients[key]
+
+
+def api_for(options: dict) -> CloudflareAPI:
+    """The shared client for D1's or KV's OPTIONS: same token and base URL, same budget."""
+    budget_options = {**options}
+    base_url = options.get("api_base_url") or DEFAULT_BASE_URL
+    return shared_api(base_url, options["api_token"], lambda: make_budget(budget_options))
 
 
 def envelope_errors(body: object) -> str:

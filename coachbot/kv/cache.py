@@ -45,7 +45,7 @@ from django.utils.functional import cached_property
 from django.utils.module_loading import import_string
 
 from coachbot.d1.budget import make_budget
-from coachbot.d1.cloudflare import shared_api
+from coachbot.d1.cloudflare import api_for
 from coachbot.d1.errors import OperationalError
 
 from .local import LocalKV
@@ -608,21 +608,15 @@ def _namespace_for(location: str, options: dict) -> _Namespace:
 def _target(location: str, options: dict, clock):
     for problem in config_problems(location, options):
         raise ImproperlyConfigured(problem)
-    budget_options = {**options}
     if options.get("api_token"):
-        api = shared_api(
-            options.get("api_base_url") or "https://api.cloudflare.com/client/v4",
-            options["api_token"],
-            lambda: make_budget(budget_options),
-        )
-        return RemoteKV(api, options["account_id"], location)
+        return RemoteKV(api_for(options), options["account_id"], location)
     return LocalKV(
         location,
         site=options.get("site"),
         propagation=float(options.get("simulate_propagation") or 0),
         write_limit=bool(options.get("simulate_write_limit")),
         clock=clock,
-        budget=make_budget(budget_options),
+        budget=make_budget(options),
     )
 
 

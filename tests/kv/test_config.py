@@ -70,6 +70,16 @@ def test_kv_and_d1_share_one_cloudflare_client_and_budget():
     assert cache._ns.target.api is d1_api
 
 
+def test_kv_and_d1_without_a_base_url_share_the_client_of_cloudflares_default_url():
+    from coachbot.d1.cloudflare import DEFAULT_BASE_URL, api_for
+
+    options = {"api_token": "default-url-token", "account_id": "acc"}
+    d1_api = api_for(options)
+    cache = KVCache("ns", {"OPTIONS": {**options, "flush_timer": False}})
+    assert cache._ns.target.api is d1_api
+    assert d1_api.base_url == DEFAULT_BASE_URL
+
+
 def test_the_settings_block_in_caches_works_with_the_django_cache_handler(settings, tmp_path):
     from django.core.cache import caches
 
