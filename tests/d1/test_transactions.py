@@ -5,8 +5,7 @@ import logging
 import pytest
 from django.db import IntegrityError, ProgrammingError, transaction
 
-from coachbot.d1 import RequestCounter, queue_update
-from coachbot.d1 import errors
+from coachbot.d1 import RequestCounter, errors, queue_update
 from coachbot.d1.errors import EarlyFlushError
 from tests.d1test.models import Author, Book
 
