@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext_lazy
 
+from sessions_app import schedule
 from sessions_app.models import Session
 
 from .pages import Participation
@@ -26,17 +26,17 @@ def member_state(session: Session, now: datetime.datetime) -> str:
 
 
 STATE_LABELS = {  # with a context: Django's own catalogues translate a bare "active" otherwise
-    "active": lambda: pgettext("member status", "active"),
-    "snoozed": lambda: pgettext("member status", "snoozed"),
-    "paused": lambda: pgettext("member status", "paused"),
-    "stopped": lambda: pgettext("member status", "stopped"),
-    "unreachable": lambda: pgettext("member status", "unreachable"),
+    "active": pgettext_lazy("member status", "active"),
+    "snoozed": pgettext_lazy("member status", "snoozed"),
+    "paused": pgettext_lazy("member status", "paused"),
+    "stopped": pgettext_lazy("member status", "stopped"),
+    "unreachable": pgettext_lazy("member status", "unreachable"),
 }
 
 
 def status_badge(session: Session, now: datetime.datetime) -> str:
     state = member_state(session, now)
-    label = STATE_LABELS.get(state, lambda: state)()
+    label = STATE_LABELS.get(state, state)
     detail = ""
     if state == "snoozed":
         detail = _("until %(time)s") % {"time": local_time(session, session.snoozed_until)}
@@ -60,17 +60,11 @@ def ago(when: datetime.datetime | None, now: datetime.datetime) -> str:
     )
 
 
-def member_zone(session: Session) -> ZoneInfo:
-    try:
-        return ZoneInfo(session.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def local_time(session: Session, when: datetime.datetime) -> str:
     """``when`` on the member's clock: "14:20" today, "Tue 09:00" within a week, else a date."""
-    local = when.astimezone(member_zone(session))
-    today = timezone.now().astimezone(member_zone(session)).date()
+    zone = schedule.zone(session)
+    local = when.astimezone(zone)
+    today = timezone.now().astimezone(zone).date()
     if local.date() == today:
         return local.strftime("%H:%M")
     if abs((local.date() - today).days) < 7:
@@ -79,9 +73,7 @@ def local_time(session: Session, when: datetime.datetime) -> str:
 
 
 def next_checkin(session: Session, now: datetime.datetime) -> str:
-    from sessions_app.schedule import next_checkin_at
-
-    when = next_checkin_at(session, now)
+    when = schedule.next_checkin_at(session, now)
     if when is None:
         return "—"
     return format_html(

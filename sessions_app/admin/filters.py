@@ -6,11 +6,11 @@ from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from sessions_app.models import Session, Task
 
 from . import roles
+from .display import STATE_LABELS
 
 UNASSIGNED = "none"
 
@@ -20,13 +20,7 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [
-            ("active", pgettext_lazy("member status", "active")),
-            ("snoozed", pgettext_lazy("member status", "snoozed")),
-            ("paused", pgettext_lazy("member status", "paused")),
-            ("stopped", pgettext_lazy("member status", "stopped")),
-            ("unreachable", pgettext_lazy("member status", "unreachable")),
-        ]
+        return list(STATE_LABELS.items())
 
     def queryset(self, request, queryset):
         now = timezone.now()
