@@ -1,7 +1,5 @@
 """Run one check-in tick by hand, with a progress bar; ``--dry-run`` only says what it would do."""
 
-import sys
-import time
 from collections import Counter
 
 from django.core.management.base import BaseCommand
@@ -10,27 +8,8 @@ from django.utils import timezone
 
 from coachbot.d1 import RequestCounter, fetch_many
 from sessions_app import dispatch, schedule
+from sessions_app.management.progress import ProgressBar
 from sessions_app.models import CheckIn, Session
-
-
-class ProgressBar:
-    """A plain bar on stderr: ``[#####.....] 50/100``."""
-
-    def __init__(self, total: int, stream=None, width: int = 40) -> None:
-        self.total, self.done, self.width = total, 0, width
-        self.stream = stream or sys.stderr
-        self._last = 0.0
-
-    def step(self, *_args) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.done == self.total or now - self._last > 0.1:
-            self._last = now
-            filled = self.width * self.done // max(self.total, 1)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}")
-            if self.done == self.total:
-                self.stream.write("\n")
-            self.stream.flush()
 
 
 class Command(BaseCommand):

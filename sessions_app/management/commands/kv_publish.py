@@ -8,12 +8,11 @@ request per page) and hands the entries to the KV cache, which sends them in bul
 requests of up to 10,000 keys.
 """
 
-import sys
-
 from django.core.management.base import BaseCommand
 
 from coachbot.d1 import RequestCounter, fetch_many
 from sessions_app import publish
+from sessions_app.management.progress import ProgressBar
 from sessions_app.models import Session, Summary
 
 PAGE = 500
@@ -33,6 +32,7 @@ class Command(BaseCommand):
         if not options["all"]:
             members = members.filter(status__in=[Session.Status.ACTIVE, Session.Status.PAUSED])
         published, last = 0, ""
+        progress = ProgressBar(None, self.stderr._out, label="members published")
         with RequestCounter() as counter:
             while True:
                 page_ids = members.filter(pk__gt=last).values_list("pk", flat=True)[:PAGE]
@@ -43,16 +43,13 @@ class Command(BaseCommand):
                 if not sessions:
                     break
                 by_session = {s.session_id: s for s in summaries}
-                published += publish.publish_all((s, by_session.get(s.pk)) for s in sessions)
+                page_published = publish.publish_all((s, by_session.get(s.pk)) for s in sessions)
+                published += page_published
+                progress.step(n=page_published // 3)
                 last = sessions[-1].pk
-                self._progress(published)
             publish._kv().flush()
-        sys.stderr.write("\n")
+        progress.close()
         self.stdout.write(
             f"published {published} entries for {published // 3} members "
             f"in {counter.requests} requests ({counter.kv_requests} to KV)"
         )
-
-    def _progress(self, published: int) -> None:
-        sys.stderr.write(f"\r  {published // 3} members published")
-        sys.stderr.flush()
