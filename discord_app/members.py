@@ -2,7 +2,8 @@
 
 Reads go through `fetch_many` (several SELECTs, one request); writes are queued inside
 `transaction.atomic(using="d1")` so they travel as one batch. Every write to a session
-increments its `version`.
+increments its `version`. A change of status or schedule is then written through to KV
+(`user:{id}:last_status`), as a report is: at most one KV request, never an error.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from coachbot.d1 import fetch_many, queue_update
+from sessions_app import publish
 from sessions_app.ids import new_id
 from sessions_app.models import Session, Summary, Task
 
@@ -70,16 +72,19 @@ def open_tasks_matching(user_id: str, typed: str, limit: int) -> list[Task]:
 
 
 def change(session: Session, now: datetime.datetime, **changes) -> None:
-    """Apply `changes` to the session and save them as one atomic request."""
+    """Apply `changes` to the session, save them as one atomic request, publish the status."""
     for name, value in changes.items():
         setattr(session, name, value)
     with transaction.atomic(using=D1):
         _bump(session, now, **changes)
+    publish.publish_sessions([session], now)  # after the commit; a KV failure is logged, not raised
 
 
 def _bump(session: Session, now: datetime.datetime, **changes) -> None:
+    """Queue `changes` with the version increment; `session.version` follows D1's."""
     queue_update(Session.objects.filter(pk=session.pk), version=F("version") + 1, updated_at=now,
                  **changes)
+    session.version += 1
 
 
 def start(session: Session | None, fields: dict, now: datetime.datetime) -> Session:
@@ -92,6 +97,7 @@ def start(session: Session | None, fields: dict, now: datetime.datetime) -> Sess
             for name, value in fields.items():
                 setattr(session, name, value)
             _bump(session, now, **fields)
+    publish.publish_sessions([session], now)
     return session
 
 

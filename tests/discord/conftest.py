@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client as DjangoClient
 from django.utils import timezone
 from nacl.signing import SigningKey
@@ -135,3 +135,11 @@ def checkin(aki: Session) -> CheckIn:
     return CheckIn.objects.create(id=CHECKIN_ID, session=aki, state=CheckIn.State.SENT,
                                   prompt="How is the login page going?", channel_id=DM_CHANNEL,
                                   message_id=CHECKIN_MESSAGE, sent_at=timezone.now())
+
+
+@pytest.fixture
+def kv(settings, tmp_path):
+    """An empty KV of this test's own: no earlier test's keys, no key written in the last second."""
+    settings.CACHES = {**settings.CACHES,
+                       "kv": {**settings.CACHES["kv"], "LOCATION": str(tmp_path / "kv.sqlite3")}}
+    return caches["kv"]

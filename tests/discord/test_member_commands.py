@@ -1,4 +1,5 @@
-"""Every command's happy path through the endpoint, and what each costs in D1 requests."""
+"""Every command's happy path through the endpoint, what each costs in D1 and KV requests,
+and the member's KV status (`user:{id}:last_status`) following every change they make."""
 
 import datetime
 
@@ -34,15 +35,23 @@ def original(discord, payload):
     return discord.calls("PATCH", f"/webhooks/{APP_ID}/{payload['token']}/messages/@original")
 
 
+def kv_status(kv) -> dict:
+    """Aki's status as KV holds it; it must carry the version D1 has."""
+    entry = kv.get(f"user:{AKI}:last_status")
+    assert entry["version"] == aki_now().version
+    return entry
+
+
 # --- /coach start and stop ---------------------------------------------------------------
 
 
-def test_coach_start_in_the_server_creates_the_session_and_proves_a_dm_arrives(post, discord):
+def test_coach_start_in_the_server_creates_the_session_and_proves_a_dm_arrives(post, discord, kv):
     payload = load("command_coach_start_guild")
     with RequestCounter() as counter:
         response = post(payload)
     assert response.json() == {"type": 5, "data": {"flags": 64}}
-    assert counter.requests == 2  # in the task: one read, one write
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)  # in the task: one read, one write
+    assert kv_status(kv)["status"] == "active"
     session = aki_now()
     assert (session.status, session.display_name, session.guild_id) == ("active", "Aki", payload["guild_id"])
     assert session.channel_id == DM_CHANNEL
@@ -51,12 +60,13 @@ def test_coach_start_in_the_server_creates_the_session_and_proves_a_dm_arrives(p
     assert "You're in" in edit.json["content"]
 
 
-def test_coach_start_with_closed_dms_marks_the_member_unreachable(post, discord):
+def test_coach_start_with_closed_dms_marks_the_member_unreachable(post, discord, kv):
     discord.unreachable_users.add(AKI)
     payload = load("command_coach_start_guild")
     response = post(payload)
     assert response.json()["data"]["flags"] == 64  # the answer is only for them
     assert aki_now().status == Session.Status.UNREACHABLE
+    assert kv_status(kv)["status"] == "unreachable"
     (edit,) = original(discord, payload)
     assert "Privacy Settings" in edit.json["content"]
 
@@ -72,12 +82,24 @@ def test_coach_start_in_the_dm_needs_no_extra_dm_and_reactivates(post, discord, 
     assert Session.objects.count() == 1
 
 
-def test_coach_stop(post, aki):
+def test_coach_stop(post, aki, kv):
     with RequestCounter() as counter:
         text = private(post("command_coach_stop_dm"))
-    assert counter.requests == 2
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
     assert "stopped" in text
     assert aki_now().status == "stopped"
+    assert (kv_status(kv)["status"], kv_status(kv)["next_checkin_at"]) == ("stopped", None)
+
+
+def test_a_kv_failure_does_not_fail_the_command(post, aki, kv, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("KV is down")
+
+    monkeypatch.setattr(type(kv), "set_many", down)
+    text = private(post("command_coach_stop_dm"))
+    assert "Check-ins stopped" in text
+    assert aki_now().status == "stopped"
+    assert kv.get(f"user:{AKI}:last_status") is None
 
 
 def test_a_replayed_command_changes_nothing_twice(post, aki):
@@ -162,14 +184,17 @@ def test_task_autocomplete_offers_at_most_25_open_tasks(post, aki):
 # --- /pause, /resume, /snooze ------------------------------------------------------------
 
 
-def test_pause_for_two_hours(post, aki):
+def test_pause_for_two_hours(post, aki, kv):
     with RequestCounter() as counter:
         text = private(post("command_pause_dm"))
-    assert counter.requests == 2
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
     session = aki_now()
     assert session.paused_until - timezone.now() == pytest.approx(datetime.timedelta(hours=2),
                                                                  abs=datetime.timedelta(seconds=30))
     assert "(Asia/Tokyo)" in text
+    status = kv_status(kv)
+    assert status["status"] == "paused"
+    assert datetime.datetime.fromisoformat(status["next_checkin_at"]) >= session.paused_until
 
 
 @time_machine.travel(FRIDAY_AFTERNOON, tick=False)
@@ -182,15 +207,20 @@ def test_pause_until_tomorrow_ends_at_tomorrows_start_of_work(post, aki):
     assert session.status == "paused"  # a timed pause, as sessions_app.schedule reads it
 
 
-def test_pause_without_a_duration_lasts_until_resume(post, aki):
+def test_pause_without_a_duration_lasts_until_resume(post, aki, kv):
     payload = load("command_pause_dm")
     del payload["data"]["options"]
     private(post(payload))
     assert aki_now().status == "paused"
-    text = private(post("command_resume_dm"))
+    assert (kv_status(kv)["status"], kv_status(kv)["next_checkin_at"]) == ("paused", None)
+    with RequestCounter() as counter:
+        text = private(post("command_resume_dm"))
+    assert counter.d1_requests == 2
+    assert counter.kv_requests <= 1  # within a second of the pause's write: KV's rule holds it back
     assert "resumed" in text
     session = aki_now()
     assert (session.status, session.paused_until, session.version) == ("active", None, 3)
+    assert kv_status(kv)["status"] == "active"
 
 
 def test_pause_with_a_duration_it_cannot_read(post, aki):
@@ -200,19 +230,26 @@ def test_pause_with_a_duration_it_cannot_read(post, aki):
     assert aki_now().version == 1
 
 
-def test_snooze(post, aki):
-    private(post("command_snooze_dm"))
-    left = aki_now().snoozed_until - timezone.now()
+def test_snooze(post, aki, kv):
+    with RequestCounter() as counter:
+        private(post("command_snooze_dm"))
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
+    snoozed_until = aki_now().snoozed_until
+    left = snoozed_until - timezone.now()
     assert datetime.timedelta(minutes=29) < left <= datetime.timedelta(minutes=30)
+    status = kv_status(kv)
+    assert status["status"] == "active"
+    assert datetime.datetime.fromisoformat(status["next_checkin_at"]) >= snoozed_until
 
 
 # --- /settings ---------------------------------------------------------------------------
 
 
-def test_settings_saves_every_option_in_one_write(post, aki):
+def test_settings_saves_every_option_in_one_write(post, aki, kv):
     with RequestCounter() as counter:
         text = private(post("command_settings_guild"))
-    assert counter.requests == 2
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
+    assert kv_status(kv)["status"] == "active"
     session = aki_now()
     assert (session.timezone, session.work_days, session.interval_minutes) == ("Asia/Tokyo", "1234", 45)
     assert (session.work_start, session.work_end) == (datetime.time(10), datetime.time(19, 30))
@@ -243,10 +280,12 @@ def test_timezone_autocomplete_needs_no_database(post):
 # --- The Snooze and Done-for-today buttons -----------------------------------------------
 
 
-def test_the_snooze_button_snoozes_an_hour_and_greys_the_checkin(post, checkin):
+def test_the_snooze_button_snoozes_an_hour_and_greys_the_checkin(post, checkin, kv):
     with RequestCounter() as counter:
         answer = post("component_snooze").json()
-    assert counter.requests == 2
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
+    status = kv_status(kv)
+    assert datetime.datetime.fromisoformat(status["next_checkin_at"]) >= aki_now().snoozed_until
     assert answer["type"] == 7
     assert all(b["disabled"] for b in answer["data"]["components"][0]["components"])
     assert answer["data"]["content"].startswith("**How is the login page going?**")
@@ -255,11 +294,15 @@ def test_the_snooze_button_snoozes_an_hour_and_greys_the_checkin(post, checkin):
 
 
 @time_machine.travel(FRIDAY_AFTERNOON, tick=False)
-def test_done_for_today_pauses_until_the_next_working_day(post, checkin):
-    answer = post("component_dayoff").json()
+def test_done_for_today_pauses_until_the_next_working_day(post, checkin, kv):
+    with RequestCounter() as counter:
+        answer = post("component_dayoff").json()
+    assert (counter.d1_requests, counter.kv_requests) == (2, 1)
     assert answer["type"] == 7
     # Monday 7 December, 09:00 in Tokyo.
     session = aki_now()
     assert (session.status, session.paused_until) == (
         "paused", datetime.datetime(2026, 12, 7, 0, 0, tzinfo=datetime.UTC))
     assert "2026-12-07 09:00 (Asia/Tokyo)" in answer["data"]["content"]
+    status = kv_status(kv)
+    assert (status["status"], status["next_checkin_at"]) == ("paused", "2026-12-07T00:00:00+00:00")
