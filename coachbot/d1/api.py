@@ -48,19 +48,27 @@ class RequestCounter:
         return self.requests - self.kv_requests
 
 
-def queue_update(queryset: QuerySet, **values) -> None:
+def queue_update(queryset: QuerySet, *, expect_change: bool = False, **values) -> None:
     """``queryset.update(**values)`` without reading the row count back.
 
     ``QuerySet.update()`` returns how many rows changed, which inside ``atomic()``
     forces the queued writes out early. This sends the same UPDATE into the queue and
     lets the batch carry it, so a transaction stays one request.
+
+    With ``expect_change=True`` (inside ``atomic()``) the UPDATE is a compare-and-set:
+    if it changes no row when the batch runs, the whole batch is rolled back and the
+    commit raises ``IntegrityError`` caused by ``ConflictError``.
     """
     query = queryset.query.chain(UpdateQuery)
     query.add_update_values(values)
     sql, params = query.get_compiler(queryset.db).as_sql()
     if sql:
-        with connections[queryset.db].cursor() as cursor:
+        connection = connections[queryset.db]
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
+        if expect_change:
+            with connection.wrap_database_errors:
+                connection.connection.expect_change()
 
 
 def fetch_many(*querysets: QuerySet) -> list[list]:

@@ -137,6 +137,12 @@ def adapt(value):
     raise ProgrammingError(f"cannot bind a value of type {type(value).__name__} for D1")
 
 
+# Fails the whole batch when the statement before it changed no row. D1 has no RAISE
+# outside triggers, but json() of text that is not JSON is an error, and a batch that
+# errs is rolled back entirely: a compare-and-set whose row moved on applies nothing.
+CAS_GUARD = "SELECT CASE WHEN changes() = 0 THEN json('coachbot: no row changed') END"
+
+
 class _Queued:
     __slots__ = ("sql", "params", "result", "dropped")
 
@@ -222,6 +228,12 @@ class Connection:
         self._queue.append(item)
         return item
 
+    def expect_change(self) -> None:
+        """The write queued last must change a row, or the whole transaction fails (ConflictError)."""
+        if not (self.in_transaction and self._queue):
+            raise ProgrammingError("expect_change() follows a write queued inside atomic()")
+        self.enqueue(CAS_GUARD, [])
+
     def send(self, statements: list[tuple[str, list]]) -> list[Result]:
         """One request: a single statement, or an atomic batch."""
         read_only = all(is_read(sql) for sql, _ in statements)
@@ -249,6 +261,13 @@ class Connection:
         statements = [(i.sql, i.params) for i in items] + ([extra] if extra else [])
         try:
             results = self.send(statements)
+        except DataError as exc:
+            _drop(items)
+            if "malformed JSON" in str(exc) and any(i.sql == CAS_GUARD for i in items):
+                raise ConflictError(
+                    "a compare-and-set found its row changed meanwhile: nothing of the batch was applied"
+                ) from exc
+            raise
         except BaseException:
             _drop(items)  # the batch is atomic: none of them ran, or it is unknown whether
             raise

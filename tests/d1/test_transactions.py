@@ -204,3 +204,29 @@ def test_executemany_outside_atomic_is_one_atomic_request(author, d1):
         cursor.executemany("INSERT INTO d1test_book (id, author_id, title, pages) VALUES (%s, %s, %s, 0)", rows)
     assert counter.requests == 1
     assert Book.objects.count() == 0
+
+
+def test_a_compare_and_set_that_finds_its_row_changed_rolls_the_whole_batch_back(count_requests):
+    from coachbot.d1 import queue_update
+    from coachbot.d1.errors import ConflictError
+
+    author = Author.objects.create(name="cas", age=1)
+    with count_requests() as counter, pytest.raises(IntegrityError) as raised:
+        with transaction.atomic(using="d1"):
+            Author.objects.bulk_create([Author(name="written in the same batch")])
+            queue_update(Author.objects.filter(pk=author.pk, age=99), expect_change=True, age=2)
+    assert isinstance(raised.value.__cause__, ConflictError)
+    assert counter.requests == 1
+    assert not Author.objects.filter(name="written in the same batch").exists()
+    assert Author.objects.get(pk=author.pk).age == 1
+
+
+def test_a_compare_and_set_that_finds_its_row_applies_with_the_batch(count_requests):
+    from coachbot.d1 import queue_update
+
+    author = Author.objects.create(name="cas", age=1)
+    with count_requests() as counter, transaction.atomic(using="d1"):
+        queue_update(Author.objects.filter(pk=author.pk, age=1), expect_change=True, age=2)
+        Author.objects.bulk_create([Author(name="also written")])
+    assert counter.requests == 1
+    assert Author.objects.get(pk=author.pk).age == 2 and Author.objects.filter(name="also written").exists()
