@@ -17,7 +17,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from coachbot.d1 import fetch_many, queue_update
+from coachbot.d1.errors import ConflictError
 from sessions_app import dispatch, publish
 from sessions_app.coach import get_coach, parse_report
 from sessions_app.coaching import build_context, load_context
@@ -271,13 +272,25 @@ class SessionAdmin(admin.ModelAdmin):
         version = page.summary_version + 1
         fields = {"summary": text, "edited_by": Summary.Editor.COACH,
                   "editor_user_id": request.user.pk, "updated_at": now}
+        # Compare-and-set: if the bot wrote a summary since the page's read, the whole save
+        # fails in D1 (nothing applied, nothing published) and changeform_view says so.
         if page.summary is None:
-            Summary.objects.bulk_create([Summary(session_id=page.session.pk, version=version, **fields)],
-                                        ignore_conflicts=True)
-        else:  # compare-and-set: a bot edit since the page's read makes this a no-op
+            Summary.objects.bulk_create([Summary(session_id=page.session.pk, version=version, **fields)])
+        else:
             queue_update(Summary.objects.filter(pk=page.session.pk, version=page.summary_version),
-                         version=version, **fields)
+                         expect_change=True, version=version, **fields)
         return Summary(session_id=page.session.pk, version=version, **fields)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError as exc:
+            if request.method != "POST" or not _summary_moved_on(exc):
+                raise
+            self.message_user(request, _(
+                "The summary changed while you were saving (the member just reported). Nothing was "
+                "saved: here is the current version; make your edit again."), messages.ERROR)
+            return HttpResponseRedirect(request.path)
 
     # -- side views: preview, note, republish -------------------------------------------
     def get_urls(self):
@@ -438,3 +451,7 @@ def _after_update(session: Session, **values) -> Session:
     after.version += 1
     return after
 
+
+def _summary_moved_on(exc: IntegrityError) -> bool:
+    """The save lost a race with the bot: its compare-and-set, or a summary created meanwhile."""
+    return isinstance(exc.__cause__, ConflictError) or "summaries.session_id" in str(exc)

@@ -241,3 +241,36 @@ def test_republishing_is_one_d1_read_and_one_kv_write(as_user, ana, member, kv):
 
     assert (counter.d1_requests, counter.kv_requests) == (1, 1)
     assert kv.get(publish.status_key(member.user_id))["version"] == member.version
+
+
+def test_a_report_landing_between_the_pages_read_and_its_save_fails_the_whole_save(as_user, ana, member, kv,
+                                                                                 monkeypatch):
+    import threading
+
+    from django.db import connections
+
+    from sessions_app.admin.members import SessionAdmin
+
+    client = as_user(ana)
+    data = form_data(client.get(member_url(member)), summary_text="mine", status="paused")
+    save_model = SessionAdmin.save_model
+
+    def bot_writes_first(self, request, obj, form, change):
+        def bot():  # another process: its own connection, committed at once
+            Summary.objects.filter(session=member).update(summary="the bot's", version=4)
+            connections.close_all()
+        thread = threading.Thread(target=bot)
+        thread.start()
+        thread.join()
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(SessionAdmin, "save_model", bot_writes_first)
+    response = client.post(member_url(member), data)
+
+    assert response.status_code == 302
+    summary = Summary.objects.get(session=member)
+    assert (summary.summary, summary.version) == ("the bot's", 4)
+    assert Session.objects.get(pk=member.pk).status == "active"  # nothing of the save applied
+    assert publish.kv_state(member.pk, 4).state != publish.IN_SYNC  # and nothing published
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any("changed while you were saving" in m for m in messages)
