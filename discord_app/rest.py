@@ -319,6 +319,11 @@ class DiscordClient:
         route = Route("POST", "/channels/{channel_id}/messages", {"channel_id": channel_id})
         return self.request(route, json=_no_pings(payload))
 
+    def recent_messages(self, channel_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The channel's latest messages, newest first."""
+        route = Route("GET", "/channels/{channel_id}/messages", {"channel_id": channel_id})
+        return self.request(route, params={"limit": str(limit)}) or []
+
     def edit_message(
         self, channel_id: str, message_id: str, payload: dict[str, Any]
     ) -> dict[str, Any]:

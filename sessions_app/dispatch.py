@@ -349,7 +349,11 @@ def send_one(client, item: Claimed, now: Callable[[], datetime.datetime] = timez
     payload = payload_for(item)
     outcome.prompt = payload["content"] if item.kind == schedule.NOTICE else question_for(item)
     try:
-        channel_id, message = client.send_dm(session.user_id, payload, channel_id=session.channel_id or None)
+        delivered = _already_delivered(client, item) if item.recovered else None
+        if delivered:
+            channel_id, message = delivered["channel_id"], delivered
+        else:
+            channel_id, message = client.send_dm(session.user_id, payload, channel_id=session.channel_id or None)
     except (DiscordAuthError, DiscordBanned, TooManyInvalidRequests) as exc:
         outcome.error = str(exc)[:300]
         raise _Stop(outcome) from exc
@@ -375,6 +379,28 @@ def send_one(client, item: Claimed, now: Callable[[], datetime.datetime] = timez
     outcome.message_id, outcome.sent_at = str(message.get("id", "")), now()
     _disable_previous(client, item)
     return outcome
+
+
+def _already_delivered(client, item: Claimed) -> dict | None:
+    """A check-in taken back from the outbox may have gone out before its sender died (its
+    result was not saved yet): look for it in the member's DM, by the check-in id its
+    buttons carry, before sending it again. If the look fails, sending goes on; the
+    message's nonce still stops Discord from posting it twice within a few minutes."""
+    marker = messages.custom_id("report", item.checkin_id)
+    try:
+        # Opening a DM that exists returns it: the sender may have opened it before dying.
+        channel_id = item.session.channel_id or client.open_dm(item.session.user_id)
+        recent = client.recent_messages(channel_id)
+    except (DiscordAuthError, DiscordBanned, TooManyInvalidRequests):
+        raise
+    except DiscordError as exc:
+        log.info("could not check the DM of check-in %s before re-sending: %s", item.checkin_id, exc)
+        return None
+    for message in recent:
+        ids = [c.get("custom_id") for row in message.get("components") or [] for c in row.get("components") or []]
+        if marker in ids:
+            return {**message, "channel_id": message.get("channel_id") or channel_id}
+    return None
 
 
 def _disable_previous(client, item: Claimed) -> None:

@@ -217,6 +217,26 @@ def test_a_dispatcher_killed_after_the_claim_loses_nothing_and_duplicates_nothin
         assert [c.state for c in checkins_of(session)] == ["sent"]
 
 
+def test_a_dispatcher_killed_after_sending_but_before_saving_does_not_dm_anyone_twice(client, fake_discord,
+                                                                                    monkeypatch):
+    members = add_members(20)
+    monkeypatch.setattr(dispatch, "record", lambda *a, **k: None)  # dies before any result is saved
+    with pytest.raises(SystemExit):
+        dispatch.run_tick(MONDAY, client=client, on_outcome=lambda outcome: None)
+        raise SystemExit("killed before the results were written")
+    monkeypatch.undo()
+    assert CheckIn.objects.filter(state="due").count() == 20  # D1 never heard they went out
+    assert all(len(dms_to(fake_discord, m)) == 1 for m in members)
+
+    tick = dispatch.run_tick(MONDAY + 20 * MINUTE, client=client)  # the outbox takes them back
+
+    assert tick.count("sent") == 20
+    for session in members:
+        assert len(dms_to(fake_discord, session)) == 1  # found in the DM, not sent again
+        (checkin,) = checkins_of(session)
+        assert checkin.state == "sent" and checkin.message_id
+
+
 def test_unsent_checkins_expire_instead_of_arriving_hours_late(client, fake_discord, monkeypatch):
     add_members(3)
     monkeypatch.setattr(dispatch, "send", lambda *a, **k: None)

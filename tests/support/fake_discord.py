@@ -99,6 +99,7 @@ def _endpoint(method: str, pattern: str, handler: str, interaction: bool = False
 ENDPOINTS = [
     _endpoint("POST", r"/users/@me/channels", "open_dm"),
     _endpoint("POST", r"/channels/(?P<channel_id>\d+)/messages", "create_message"),
+    _endpoint("GET", r"/channels/(?P<channel_id>\d+)/messages", "list_messages"),
     _endpoint(
         "PATCH", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "edit_message"
     ),
@@ -136,6 +137,7 @@ class FakeDiscord:
         self.unreachable_users: set[str] = set()  # their DM channels answer 50007
         self.unknown_channels: set[str] = set()  # answer 10003
         self.dm_channels: dict[str, str] = {}  # user id -> DM channel id
+        self.history: dict[str, list[dict]] = defaultdict(list)  # channel id -> messages, oldest first
         self._scripts: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
         self._global_window: deque[float] = deque()
         self._buckets: dict[str, deque[float]] = defaultdict(deque)
@@ -275,9 +277,16 @@ class FakeDiscord:
             return Reply(404, UNKNOWN_CHANNEL)
         if any(self.dm_channels.get(user) == channel_id for user in self.unreachable_users):
             return Reply(403, CANNOT_DM)
-        return Reply(
-            200, {"id": str(next(self._ids)), "channel_id": channel_id, **(record.json or {})}
-        )
+        message = {"id": str(next(self._ids)), "channel_id": channel_id, **(record.json or {})}
+        message.pop("nonce", None)  # Discord does not return it in a channel's history
+        self.history[channel_id].append(message)
+        return Reply(200, message)
+
+    def _list_messages(self, record: Recorded, channel_id: str = "", **ids: str) -> Reply:
+        if channel_id in self.unknown_channels:
+            return Reply(404, UNKNOWN_CHANNEL)
+        limit = re.search(r"(?:^|&)limit=(\d+)", record.query)
+        return Reply(200, list(reversed(self.history[channel_id]))[: int(limit[1]) if limit else 50])
 
     def _edit_message(
         self, record: Recorded, channel_id: str = "", message_id: str = "@original", **ids: str
