@@ -15,6 +15,7 @@ from coachbot.d1.budget import FileBudget, MemoryBudget, make_budget
 from coachbot.d1.cloudflare import CloudflareAPI
 from coachbot.d1.errors import BudgetExhausted, IntegrityError, OperationalError
 from coachbot.d1.transport import RemoteD1
+from tests.support.clock import FakeClock
 from tests.support.fake_http import FakeHTTPServer, Reply
 
 TOKEN = "secret-token-1234"
@@ -22,20 +23,6 @@ PATH = "/accounts/acc/d1/database/db/raw"
 OK = Reply(200, {"success": True, "errors": [], "messages": [], "result": [
     {"results": {"columns": ["x"], "rows": [[1]]}, "success": True, "meta": {"changes": 1, "last_row_id": 1}},
 ]})
-
-
-class FakeClock:
-    """time.time and time.sleep for a budget: sleeping moves the clock."""
-
-    def __init__(self):
-        self.now, self.sleeps = 1000.0, []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
 
 
 @pytest.fixture
@@ -134,7 +121,7 @@ def test_every_attempt_is_counted_as_a_request(server):
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
 def test_a_budget_spaces_requests_to_the_window(kind, tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     budget = make_test_budget(kind, tmp_path, clock, limit=3, window=10.0)
     waits = [budget.acquire(priority=1) for _ in range(7)]
     assert waits == [0, 0, 0, 10.0, 0, 0, 10.0]
@@ -143,7 +130,7 @@ def test_a_budget_spaces_requests_to_the_window(kind, tmp_path):
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
 def test_background_work_leaves_the_reserve_to_interactions(kind, tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     budget = make_test_budget(kind, tmp_path, clock, limit=4, window=10.0, reserve=2)
     assert [budget.acquire(priority=0) for _ in range(2)] == [0, 0]
     assert [budget.acquire(priority=1) for _ in range(2)] == [0, 0]
@@ -153,7 +140,7 @@ def test_background_work_leaves_the_reserve_to_interactions(kind, tmp_path):
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
 def test_a_429_blocks_the_budget_until_retry_after(kind, tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     budget = make_test_budget(kind, tmp_path, clock, limit=100, window=10.0)
     budget.block_until(clock.now + 42)
     assert budget.acquire(priority=1) == 42

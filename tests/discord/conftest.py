@@ -14,25 +14,11 @@ from nacl.signing import SigningKey
 
 from discord_app.rest import DiscordClient
 from sessions_app.models import CheckIn, Session
+from tests.support.clock import FakeClock
 from tests.support.fake_discord import FakeDiscord
 
 TOKEN = "test-bot-token.Xy9-not-a-real-token"
 APP_ID = "1111111111111111111"
-
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps; remembers every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -46,7 +32,7 @@ def fake_discord() -> Iterator[FakeDiscord]:
 @pytest.fixture
 def clock() -> FakeClock:
     """A clock that advances only when the client sleeps."""
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

@@ -9,22 +9,7 @@ import httpx
 import pytest
 
 from coachbot.kv import KVCache
-
-
-class FakeClock:
-    """Unix time that moves only when told to (or when code sleeps on it)."""
-
-    def __init__(self, start: float = 1_750_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
+from tests.support.clock import FakeClock
 
 
 class RealClock:

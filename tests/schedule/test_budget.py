@@ -12,6 +12,7 @@ import pytest
 
 from coachbot.d1.budget import make_budget
 from coachbot.d1.redis_budget import RedisBudget
+from tests.support.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT, WINDOW = 40, 2.0
@@ -108,25 +109,12 @@ def redis_url(tmp_path_factory):
     proc.wait(timeout=10)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def _budget(url, key, clock, limit=3, window=10.0, reserve=1):
     return RedisBudget(url, limit, window, reserve, clock, clock.sleep, key=key)
 
 
 def test_redis_budget_waits_for_the_oldest_send_to_leave_the_window(redis_url):
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     budget = _budget(redis_url, "t1", clock)
     assert [budget.acquire(1) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert budget.remaining() == 0
@@ -136,7 +124,7 @@ def test_redis_budget_waits_for_the_oldest_send_to_leave_the_window(redis_url):
 
 
 def test_redis_budget_keeps_the_reserve_from_background_work(redis_url):
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     budget = _budget(redis_url, "t2", clock)
     budget.acquire(0)
     budget.acquire(0)
@@ -147,7 +135,7 @@ def test_redis_budget_keeps_the_reserve_from_background_work(redis_url):
 
 
 def test_redis_budget_block_until_stops_every_machine(redis_url):
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     one, two = _budget(redis_url, "t3", clock), _budget(redis_url, "t3", clock)
     one.block_until(clock.now + 300)
     one.block_until(clock.now + 5)  # never moves the block earlier
