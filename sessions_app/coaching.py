@@ -57,6 +57,14 @@ class Loaded:
     replayed: list[Message]  # the report (and reply) an interaction id already recorded
 
     @property
+    def summary_text(self) -> str:
+        return self.summary.summary if self.summary else ""
+
+    @property
+    def summary_version(self) -> int:
+        return self.summary.version if self.summary else 0
+
+    @property
     def open_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.status != Task.Status.DONE]
 
@@ -119,7 +127,7 @@ def build_context(loaded: Loaded, now: datetime.datetime) -> Context:
         locale=session.locale,
         timezone=session.timezone,
         now=now,
-        summary=loaded.summary.summary if loaded.summary else "",
+        summary=loaded.summary_text,
         recent=[PastMessage(m.role, m.kind, m.content, m.created_at) for m in loaded.recent],
         tasks=[_task_state(t) for t in loaded.tasks],
         last_report=parse_report(reports[-1].content) if reports else None,
@@ -150,8 +158,7 @@ def record_report(
         id=new_id(), session=session, role=Message.Role.MEMBER, kind=Message.Kind.REPORT,
         content=report.as_text(), interaction_id=interaction_id, created_at=now,
     )
-    summary_text = loaded.summary.summary if loaded.summary else ""
-    summary_version = loaded.summary.version if loaded.summary else 0
+    summary_text, summary_version = loaded.summary_text, loaded.summary_version
     reply_message = None
     try:
         with transaction.atomic(using=D1):
@@ -196,7 +203,7 @@ def record_reply(loaded: Loaded, report_message: Message, reply: Reply, now: dat
         summary_text = _apply_reply(loaded, report, reply, now)
         queue_update(Session.objects.filter(pk=loaded.session.pk), last_advice_key=reply.advice_key,
                      next_prompt=reply.question, version=F("version") + 1, updated_at=now)
-    version = (loaded.summary.version if loaded.summary else 0) + 1
+    version = loaded.summary_version + 1
     _publish_after(loaded, reply, summary_text, version, now)
     return Recorded(report_message, message, summary_text, version)
 
@@ -212,12 +219,12 @@ def _reply_message(session: Session, reply: Reply, report_message: Message, now)
 def _apply_reply(loaded: Loaded, report: Report, reply: Reply, now) -> str:
     """Queue the task changes and the new summary; return the summary text."""
     tasks = _apply_task_updates(loaded, reply.task_updates, now)
-    previous = loaded.summary.summary if loaded.summary else ""
+    previous = loaded.summary_text
     if is_milestone(loaded.history_count + 2):
         older = [PastMessage(m.role, m.kind, m.content, m.created_at) for m in loaded.recent]
         previous = fold_history(previous, older)
     text = summarise(previous, report, [_task_state(t) for t in tasks])
-    version = (loaded.summary.version if loaded.summary else 0) + 1
+    version = loaded.summary_version + 1
     Summary.objects.bulk_create(
         [Summary(session=loaded.session, summary=text, version=version,
                  edited_by=Summary.Editor.BOT, editor_user_id=None, updated_at=now)],
@@ -278,8 +285,7 @@ def _mark_answered(loaded: Loaded, checkin_id: str | None, now, reply: Reply | N
 def _replay(loaded: Loaded) -> Recorded:
     report = next(m for m in loaded.replayed if m.kind == Message.Kind.REPORT)
     reply = next((m for m in loaded.replayed if m.kind == Message.Kind.REPLY), None)
-    summary = loaded.summary.summary if loaded.summary else ""
-    version = loaded.summary.version if loaded.summary else 0
+    summary, version = loaded.summary_text, loaded.summary_version
     return Recorded(report, reply, summary, version, replay=True)
 
 
