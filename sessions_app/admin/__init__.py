@@ -10,5 +10,6 @@ from .members import SessionAdmin
 
 # Coaches work in one app: the page width goes to the members list, not to a menu.
 admin.site.enable_nav_sidebar = False
+admin.site.site_header = admin.site.site_title = "coachbot"  # a name: the same in every language
 
 __all__ = ["SessionAdmin"]
