@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .budget import Budget, Unlimited, spend
+from .transport import MAX_SAFE_INTEGER
 
 ALLOWED_PRAGMAS = frozenset({
     "table_list", "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
@@ -57,7 +58,6 @@ _NAMED_ACTIONS = frozenset({
     sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_CREATE_TRIGGER,
 })
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-MAX_JS_SAFE = 2**53
 
 
 class _Refused(Exception):
@@ -223,7 +223,7 @@ def _out(value):
     """A result value as it arrives after D1's JSON: doubles only, BLOBs as byte arrays."""
     if isinstance(value, bytes):
         return list(value)
-    if isinstance(value, int) and abs(value) > MAX_JS_SAFE:
+    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
         return int(float(value))
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return int(value)
